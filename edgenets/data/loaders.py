@@ -9,6 +9,7 @@ class sub-folders of images, or a folder holding ``train.csv``/``test.csv`` or
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,21 +136,21 @@ def load_csv(path: Path, num_classes: int = NUM_CLASSES) -> tuple[np.ndarray, Op
     _require_file(path)
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file")
-    with open(path, "r", encoding="utf-8", errors="replace") as f:
-        first = f.readline().strip().split(",")
-    has_header = any(not _is_number(cell) for cell in first if cell.strip() != "")
     try:
-        df = pd.read_csv(path, header=0 if has_header else None, dtype=str, keep_default_na=False, na_filter=False)
-    except pd.errors.ParserError as exc:
-        raise InputError(f"{path}: not a well-formed CSV ({str(exc).splitlines()[0]})") from None
-    except (UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"{path}: cannot read as CSV ({exc})") from None
-    if len(df) == 0:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text CSV file (cannot decode as UTF-8)") from None
+    lines = [(i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip()]
+    if not lines:
+        raise InputError(f"{path}: empty file")
+    first = lines[0][1].split(",")
+    has_header = any(not _is_number(cell) for cell in first if cell.strip() != "")
+    rows = lines[1:] if has_header else lines
+    if not rows:
         raise InputError(f"{path}: no data rows" + (" (header only)" if has_header else ""))
-    ncols = df.shape[1]
-    first_line = 2 if has_header else 1  # file line number of the first data row
+    ncols = len(first)
     if has_header:
-        cols = [str(c).strip().lower() for c in df.columns]
+        cols = [cell.strip().strip('"').lower() for cell in first]
         label_col = cols.index("label") if "label" in cols else None
     else:
         label_col = 0 if ncols == PIXELS + 1 else None
@@ -158,18 +159,27 @@ def load_csv(path: Path, num_classes: int = NUM_CLASSES) -> tuple[np.ndarray, Op
         raise InputError(
             f"{path}: {ncols} columns, expected {PIXELS + 1} (label + 784 pixels) or {PIXELS} (pixels only)"
         )
+    for lineno, line in rows:
+        if line.count(",") + 1 != ncols:
+            raise InputError(f"{path}: line {lineno} has {line.count(',') + 1} columns, expected {ncols}")
+    try:
+        df = pd.read_csv(io.StringIO(text), header=0 if has_header else None, dtype=str,
+                         keep_default_na=False, na_filter=False, skip_blank_lines=True)
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{path}: not a well-formed CSV ({str(exc).splitlines()[0]})") from None
+    line_of = np.array([lineno for lineno, _ in rows])
     values = df.to_numpy()
     blank = values == ""
     if blank.any():
         r, c = np.argwhere(blank)[0]
-        raise InputError(f"{path}: line {r + first_line}, column {c + 1}: empty cell")
+        raise InputError(f"{path}: line {line_of[r]}, column {c + 1}: empty cell")
     try:
         numbers = values.astype(np.float64)
     except ValueError:
         numbers = None
     if numbers is None or not np.isfinite(numbers).all():
         r, c = _first_bad_cell(values)
-        raise InputError(f"{path}: line {r + first_line}, column {c + 1}: not a number ({values[r, c]!r})")
+        raise InputError(f"{path}: line {line_of[r]}, column {c + 1}: not a number ({values[r, c]!r})")
     labels = None
     if label_col is not None:
         labels_f = numbers[:, label_col]
@@ -177,14 +187,14 @@ def load_csv(path: Path, num_classes: int = NUM_CLASSES) -> tuple[np.ndarray, Op
         bad = np.flatnonzero((labels_f < 0) | (labels_f >= num_classes) | (np.floor(labels_f) != labels_f))
         if len(bad):
             raise InputError(
-                f"{path}: line {bad[0] + first_line}: label {values[bad[0], label_col]} outside 0..{num_classes - 1}"
+                f"{path}: line {line_of[bad[0]]}: label {values[bad[0], label_col]} outside 0..{num_classes - 1}"
             )
         labels = labels_f.astype(np.int64)
     bad = np.argwhere((numbers < 0) | (numbers > 255) | (np.floor(numbers) != numbers))
     if len(bad):
         r, c = bad[0]
         raise InputError(
-            f"{path}: line {r + first_line}: pixel {c} is {values[r, c + (label_col is not None and c >= label_col)]}, expected a whole number 0..255"
+            f"{path}: line {line_of[r]}: pixel {c} is {values[r, c + (label_col is not None and c >= label_col)]}, expected a whole number 0..255"
         )
     return numbers.astype(np.uint8).reshape(-1, SIDE, SIDE, 1), labels
 
