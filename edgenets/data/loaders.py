@@ -234,14 +234,12 @@ def save_csv(path: Path, x: np.ndarray, y: Optional[np.ndarray], header: bool = 
 # --------------------------------------------------------------------------- NPZ
 
 def load_npz(path: Path) -> Dataset:
-    import zipfile
-
     _require_file(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{path}: not a readable .npz ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - zipfile/zlib/numpy raise a dozen types on corrupt archives
+        raise InputError(f"{path}: not a readable .npz ({type(exc).__name__}: {exc})") from None
     need = ("x_train", "y_train")
     missing = [k for k in need if k not in arrays]
     if missing:
