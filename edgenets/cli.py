@@ -60,12 +60,26 @@ def error(message: str) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
 
 
+def _raise_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise KeyboardInterrupt
+
+
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM (a scheduler, `kill`, a closed terminal) unwinds like Ctrl-C, so temp files are cleaned up."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Console entry point: one red line and an exit code for every failure.
 
     Typer ships its own copy of click in recent releases and uses the real click in older
     ones (as on many boards), so click's exceptions are recognised by name, not by class.
     """
+    _sigterm_as_interrupt()
     try:
         rv = app(args=argv, prog_name="edgenets", standalone_mode=False)
     except EdgenetsError as exc:
@@ -78,9 +92,9 @@ def main(argv: Optional[list[str]] = None) -> None:
         sys.exit(130)
     except Exception as exc:
         kind = type(exc).__name__
-        if kind == "Exit":
+        if kind == "Exit" and getattr(exc, "exit_code", 0) != 130:
             sys.exit(getattr(exc, "exit_code", 0))
-        if kind == "Abort":
+        if kind in ("Abort", "Exit"):  # typer turns Ctrl-C into Exit(130)
             error("interrupted")
             sys.exit(130)
         if kind == "NoArgsIsHelpError":  # bare `edgenets` / `edgenets data`: show the help
@@ -95,4 +109,6 @@ def main(argv: Optional[list[str]] = None) -> None:
             sys.exit(exc.exit_code)
         error(f"unexpected {kind}: {exc} (set EDGENETS_DEBUG=1 for the traceback)")
         sys.exit(1)
+    if rv == 130:  # typer turned Ctrl-C / SIGTERM into a return code in non-standalone mode
+        error("interrupted")
     sys.exit(rv if isinstance(rv, int) else 0)
