@@ -29,7 +29,11 @@ class MissingDependencyError(EdgenetsError):
 def require(module: str, extra: str, purpose: str):
     """Import ``module`` or raise a one-line install hint naming the extra that provides it."""
     import importlib
+    import os
 
+    if module.split(".")[0] in ("tensorflow", "keras"):
+        # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) is noise on a CPU box.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - depends on the environment

@@ -1,0 +1,66 @@
+"""`edgenets export RUN_DIR`: TFLite models + sidecars + a float-vs-quantised accuracy table."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edgenets.commands.common import print_table
+
+
+class IoType(str, Enum):
+    int8 = "int8"
+    uint8 = "uint8"
+    float32 = "float32"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)
+
+
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory made by `edgenets train` (config.json + model.keras).")],
+    int8: Annotated[bool, typer.Option("--int8", help="Also write the full-integer int8 model (calibrated).")] = False,
+    float16: Annotated[bool, typer.Option("--float16", help="Also write a float16-weight model.")] = False,
+    dynamic: Annotated[bool, typer.Option("--dynamic", help="Also write a dynamic-range (int8 weight) model.")] = False,
+    calib_samples: Annotated[int, typer.Option("--calib-samples", help="Calibration images (stratified, seeded, training split).")] = 500,
+    io: Annotated[IoType, typer.Option("--io", help="Input/output dtype of the int8 model (uint8 for Edge TPU-style accelerators).")] = IoType.int8,
+    max_drop: Annotated[Optional[float], typer.Option("--max-drop", metavar="PP", help="Fail (exit 1, files kept) if int8 accuracy is more than PP percentage points below float.")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Per-layer int8 quantisation error: CSV + the worst ten layers.")] = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default RUN_DIR/export).")] = None,
+) -> None:
+    """Convert a trained run to TFLite (float32 always; int8/float16/dynamic on request) and verify each model on the test set."""
+    from edgenets.export.run import QualityGateError, export_run
+
+    precisions = ["float32"] + [name for name, on in (("float16", float16), ("dynamic", dynamic), ("int8", int8)) if on]
+    try:
+        result = export_run(run_dir, precisions=precisions, calib_samples=calib_samples, io_type=io.value,
+                            max_drop=max_drop, debug=debug, out=out)
+    except QualityGateError as exc:
+        render(exc.result)
+        raise
+    render(result)
+
+
+def render(result: dict) -> None:
+    """The export summary as terminal tables (the same data as export.json)."""
+    ev = result["evaluated_on"]
+    typer.echo(f"\n{result['model']}: accuracy on the {ev['split']} split ({ev['images']} images, {ev['runtime']}); "
+               f"Keras float {result['keras_float_accuracy']:.2%}")
+    rows = [["keras (float32)", "-", "float32", f"{result['keras_float_accuracy']:.2%}", ""]]
+    for r in result["models"]:
+        rows.append([r["file"], f"{r['size_bytes'] / 1024:.1f} KiB", f"{r['input_dtype']}/{r['output_dtype']}",
+                     f"{r['accuracy']:.2%}", f"{r['delta_pp']:+.2f}"])
+    print_table(rows, ["model", "size", "in/out dtype", "accuracy", "Δ vs float (pp)"])
+    if result.get("debug_worst"):
+        typer.echo(f"\nint8 quantisation error, worst {len(result['debug_worst'])} layers (all in {result['debug_csv']}):")
+        print_table([[d["rank"], d["layers"], d["op_name"], d["rmse"], d["rmse_over_scale"], d["scale"]]
+                     for d in result["debug_worst"]], ["#", "layers", "op", "RMSE", "RMSE/scale", "scale"])
+    gate = result.get("gate")
+    if gate:
+        verdict = "passed" if gate["passed"] else "FAILED"
+        typer.echo(f"\nquality gate {verdict}: int8 drop {gate['drop_pp']:.2f} pp (limit {gate['max_drop_pp']:g} pp)")
+    typer.echo(f"written to {result['out_dir']}")
