@@ -1,0 +1,33 @@
+"""Bench: run .tflite models with the LiteRT interpreter (never TensorFlow unless asked) and measure them.
+
+Modules, one job each: ``runtime`` (which interpreter), ``ops`` (file checks, op counts),
+``evaluate`` (accuracy via sklearn), ``latency`` (timing invoke only), ``memory`` (peak RSS),
+``probe`` (crash-isolated first load), ``runner`` (models x threads -> results document),
+``results`` (the JSON schema, validation on read), ``tables`` (float vs int8, device vs device).
+
+Importing this package is cheap; the names below are loaded on first use.
+"""
+
+from __future__ import annotations
+
+__all__ = ["compare", "load_results", "resolve_runtime", "run_bench"]
+
+
+def __getattr__(name: str):
+    if name == "run_bench":
+        from edgenets.bench.runner import run_bench
+
+        return run_bench
+    if name == "resolve_runtime":
+        from edgenets.bench.runtime import resolve_runtime
+
+        return resolve_runtime
+    if name == "load_results":
+        from edgenets.bench.results import load
+
+        return load
+    if name == "compare":
+        from edgenets.bench.tables import compare
+
+        return compare
+    raise AttributeError(name)

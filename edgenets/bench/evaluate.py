@@ -1,0 +1,195 @@
+"""Accuracy of a .tflite model on labelled images, computed the way the device computes it.
+
+Inputs are preprocessed as the model was trained (sidecar ``preprocessing``, default pixels/255),
+then quantised with the model's own input scale/zero point; outputs are dequantised with its
+output scale/zero point before the argmax. Where the model's graph allows it, images go through a
+second interpreter whose input tensor is resized to a batch; the batched outputs are checked to be
+bit-identical to batch-1 outputs on the first batch, else evaluation falls back to batch 1.
+Metrics come from sklearn (macro averages over all classes).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from edgenets.errors import InputError
+
+# preprocessing name (config.json / sidecar) -> uint8 pixels to float32 model input
+PREPROCESSING: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "pixels/255": lambda x: x.astype(np.float32) / np.float32(255.0),
+    "pixels": lambda x: x.astype(np.float32),
+    "pixels/127.5-1": lambda x: x.astype(np.float32) / np.float32(127.5) - np.float32(1.0),
+}
+DEFAULT_PREPROCESSING = "pixels/255"
+EVAL_BATCH = 64  # big enough to amortise the Python call overhead, small enough for a Pi's RAM
+
+
+def tensor_info(detail: dict) -> dict:
+    """The JSON-able part of an interpreter tensor detail: dtype, shape, scale, zero point."""
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    return {
+        "dtype": np.dtype(detail["dtype"]).name,
+        "shape": [int(d) for d in detail["shape"]],
+        "scale": float(scale),
+        "zero_point": int(zero_point),
+    }
+
+
+def preprocess(images: np.ndarray, name: str) -> np.ndarray:
+    try:
+        fn = PREPROCESSING[name]
+    except KeyError:
+        raise InputError(f"unknown preprocessing {name!r}; supported: {', '.join(PREPROCESSING)}") from None
+    return fn(images)
+
+
+def quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
+    """Float model input -> the tensor's dtype, using its own scale / zero point when it is quantised."""
+    dtype = np.dtype(detail["dtype"])
+    if dtype.kind == "f":
+        return x.astype(dtype)
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    if not scale:
+        raise ValueError(f"input tensor is {dtype.name} but has no quantisation scale")
+    info = np.iinfo(dtype)
+    q = np.round(x / np.float32(scale)) + zero_point
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def dequantize_output(y: np.ndarray, detail: dict) -> np.ndarray:
+    dtype = np.dtype(detail["dtype"])
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    if dtype.kind == "f" or not scale:
+        return y.astype(np.float32)
+    return (y.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)
+
+
+def prepare_inputs(images: np.ndarray, detail: dict, preprocessing: str) -> np.ndarray:
+    """uint8 (N,28,28,1) -> (N, *model input shape[1:]) in the model's input dtype."""
+    per_image = tuple(int(d) for d in detail["shape"][1:])
+    if int(np.prod(per_image)) != int(np.prod(images.shape[1:])):
+        raise ValueError(f"model input shape {list(detail['shape'])} does not fit the data set's "
+                         f"{'x'.join(map(str, images.shape[1:]))} images")
+    x = preprocess(images, preprocessing).reshape((len(images), *per_image))
+    return np.ascontiguousarray(quantize_input(x, detail))
+
+
+def infer_precision(interpreter: Any) -> str:
+    """Precision name (edgenets.formats) from tensor dtypes, for a model without a sidecar.
+
+    int8/uint8 input -> int8 (full integer); any float16 tensor -> float16; float I/O with int8
+    tensors -> int8 if a QUANTIZE op brings activations to int8 (float-I/O int8 export), else
+    dynamic-range; otherwise float32.
+    """
+    inp = np.dtype(interpreter.get_input_details()[0]["dtype"])
+    if inp in (np.int8, np.uint8):
+        return "int8"
+    dtypes = {np.dtype(t["dtype"]) for t in interpreter.get_tensor_details()}
+    if np.dtype(np.float16) in dtypes:
+        return "float16"
+    if np.dtype(np.int8) in dtypes or np.dtype(np.uint8) in dtypes:
+        ops = getattr(interpreter, "_get_ops_details", lambda: [])()
+        return "int8" if any(op.get("op_name") == "QUANTIZE" for op in ops) else "dynamic"
+    return "float32"
+
+
+def _run_batched(interpreter: Any, x: np.ndarray, batch: int) -> np.ndarray:
+    inp = interpreter.get_input_details()[0]
+    out = interpreter.get_output_details()[0]
+    n = len(x)
+    results = []
+    for start in range(0, n, batch):
+        chunk = x[start : start + batch]
+        if len(chunk) < batch:  # pad the last chunk instead of re-allocating the arena
+            pad = np.zeros((batch - len(chunk), *chunk.shape[1:]), dtype=chunk.dtype)
+            chunk = np.concatenate([chunk, pad])
+        interpreter.set_tensor(inp["index"], chunk)
+        interpreter.invoke()
+        results.append(interpreter.get_tensor(out["index"])[: min(batch, n - start)].copy())
+    return np.concatenate(results)
+
+
+def run_batch1(interpreter: Any, x: np.ndarray) -> np.ndarray:
+    """Raw output tensor for each input, one invoke per image (the device's own path)."""
+    inp = interpreter.get_input_details()[0]
+    out = interpreter.get_output_details()[0]
+    results = []
+    for i in range(len(x)):
+        interpreter.set_tensor(inp["index"], x[i : i + 1])
+        interpreter.invoke()
+        results.append(interpreter.get_tensor(out["index"])[0].copy())
+    return np.stack(results)
+
+
+def predict(make_interpreter: Callable[[], Any], x: np.ndarray, batch: int = EVAL_BATCH) -> tuple[np.ndarray, dict]:
+    """Raw outputs for ``x`` (already in the model's input dtype), batched when that is exact.
+
+    Returns (outputs, info) with info = {"batch": used batch size, "note": why batch 1 if so}.
+    """
+    single = make_interpreter()
+    single.allocate_tensors()
+    if batch <= 1 or len(x) <= 1:
+        return run_batch1(single, x), {"batch": 1, "note": None}
+    probe = x[: min(batch, len(x))]
+    expected = run_batch1(single, probe)
+    try:
+        batched = make_interpreter()
+        shape = [batch, *[int(d) for d in batched.get_input_details()[0]["shape"][1:]]]
+        batched.resize_tensor_input(batched.get_input_details()[0]["index"], shape, strict=False)
+        batched.allocate_tensors()
+        got = _run_batched(batched, probe, batch)
+        same = got.shape == expected.shape and np.array_equal(got, expected)
+        note = None if same else "batched outputs differ from batch-1 outputs"
+    except Exception as exc:  # noqa: BLE001 - a graph with a hard-coded batch of 1 cannot be resized
+        same, note = False, f"input tensor cannot be resized: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+    if not same:
+        rest = run_batch1(single, x[len(probe):])
+        return np.concatenate([expected, rest]), {"batch": 1, "note": note}
+    rest = _run_batched(batched, x[len(probe):], batch) if len(x) > len(probe) else expected[:0]
+    return np.concatenate([got, rest]), {"batch": batch, "note": None}
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str]) -> dict:
+    """Accuracy, macro precision/recall/F1, per-class scores and the confusion matrix (sklearn)."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    labels = list(range(len(class_names)))
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+    pc, rc, fc, sc = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "precision": float(p),
+        "recall": float(r),
+        "f1": float(f),
+        "per_class": [
+            {"label": str(name), "precision": float(pc[i]), "recall": float(rc[i]), "f1": float(fc[i]), "support": int(sc[i])}
+            for i, name in enumerate(class_names)
+        ],
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    }
+
+
+def evaluate(make_interpreter: Callable[[], Any], images: np.ndarray, labels: np.ndarray, *,
+             preprocessing: str = DEFAULT_PREPROCESSING, class_names: Optional[Sequence[str]] = None,
+             batch: int = EVAL_BATCH) -> dict:
+    """Metrics of the model on ``images`` (uint8 (N,28,28,1)) against ``labels``."""
+    start = time.perf_counter()
+    probe = make_interpreter()
+    probe.allocate_tensors()
+    inp, out = probe.get_input_details()[0], probe.get_output_details()[0]
+    del probe
+    x = prepare_inputs(images, inp, preprocessing)
+    raw, info = predict(make_interpreter, x, batch)
+    scores = dequantize_output(raw, out).reshape(len(x), -1)
+    num_classes = scores.shape[1]
+    names = list(class_names) if class_names is not None and len(class_names) == num_classes \
+        else [str(i) for i in range(num_classes)]
+    if labels.max(initial=0) >= num_classes:
+        raise ValueError(f"the model has {num_classes} outputs but the data set has label {int(labels.max())}")
+    metrics = classification_metrics(labels, scores.argmax(axis=1), names)
+    metrics["eval"] = {"images": int(len(x)), "batch": info["batch"], "batch_note": info["note"],
+                       "seconds": round(time.perf_counter() - start, 4)}
+    return metrics

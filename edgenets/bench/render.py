@@ -1,0 +1,129 @@
+"""Renderings of a results document (or a compare) as terminal text, Markdown, CSV or JSON.
+
+All of them show the same data (tables.py); JSON is the full document.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Callable, Sequence
+
+from edgenets.bench import tables
+from edgenets.bench.results import device_label, dumps
+from edgenets.errors import InputError
+
+FORMATS = ("table", "json", "csv", "md")
+SUFFIX_FORMATS = {".json": "json", ".csv": "csv", ".md": "md", ".txt": "table"}
+
+
+def _tabulate(rows: Sequence[Sequence], headers: Sequence[str], fmt: str) -> str:
+    from tabulate import tabulate
+
+    return tabulate(rows, headers=headers, tablefmt=fmt, floatfmt="g", missingval="-")
+
+
+def _environment_line(env: dict) -> str:
+    return (f"{device_label(env)}; {env.get('cores')} cores, {env.get('os')}, Python {env.get('python')}; "
+            f"device {env.get('device')}, threads {','.join(map(str, env.get('threads', [])))}; "
+            f"data {env.get('dataset')}")
+
+
+def _sections(doc: dict, per_class: bool) -> list[tuple[str, list[str], list[list]]]:
+    sections = [("results", tables.SUMMARY_HEADERS, tables.summary(doc["results"]))]
+    deltas = doc.get("comparisons")
+    if deltas is None:
+        deltas = tables.quantisation_deltas(doc["results"])
+    if deltas:
+        sections.append(("float32 vs quantised", tables.DELTA_HEADERS, tables.delta_rows(deltas)))
+    if per_class:
+        sections.append(("per class", tables.PER_CLASS_HEADERS, tables.per_class(doc["results"])))
+    return sections
+
+
+def bench_text(doc: dict, *, markdown: bool = False, per_class: bool = False) -> str:
+    fmt = "github" if markdown else "simple"
+    parts = [("## edgenets bench\n\n" if markdown else "") + _environment_line(doc["environment"])]
+    for title, headers, rows in _sections(doc, per_class):
+        heading = f"### {title}" if markdown else f"{title}:"
+        parts.append(f"{heading}\n\n{_tabulate(rows, headers, fmt)}" if markdown else f"{heading}\n{_tabulate(rows, headers, fmt)}")
+    return "\n\n".join(parts) + "\n"
+
+
+CSV_FIELDS = (
+    ("model", ("model",)), ("path", ("path",)), ("sha256", ("sha256",)), ("precision", ("precision",)),
+    ("threads", ("threads",)), ("device", ("device",)), ("delegate", ("delegate",)), ("runtime", ("runtime",)),
+    ("runtime_version", ("runtime_version",)), ("status", ("status",)), ("error", ("error",)),
+    ("size_bytes", ("size_bytes",)), ("accuracy", ("metrics", "accuracy")), ("precision_macro", ("metrics", "precision")),
+    ("recall_macro", ("metrics", "recall")), ("f1_macro", ("metrics", "f1")), ("eval_images", ("metrics", "eval", "images")),
+    ("init_us", ("latency", "init_us")), ("first_us", ("latency", "first_us")), ("runs", ("latency", "runs")),
+    ("mean_us", ("latency", "mean_us")), ("std_us", ("latency", "std_us")), ("min_us", ("latency", "min_us")),
+    ("p50_us", ("latency", "p50_us")), ("p90_us", ("latency", "p90_us")), ("p99_us", ("latency", "p99_us")),
+    ("images_per_s", ("latency", "images_per_s")), ("peak_rss_increase_bytes", ("memory", "peak_rss_increase_bytes")),
+)
+
+
+def bench_csv(doc: dict) -> str:
+    env = doc["environment"]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["hostname", "cpu", *[name for name, _ in CSV_FIELDS]])
+    for r in doc["results"]:
+        writer.writerow([env.get("hostname"), env.get("cpu"),
+                         *["" if (v := tables._get(r, *keys)) is None else v for _, keys in CSV_FIELDS]])
+    return buf.getvalue()
+
+
+def render_bench(doc: dict, fmt: str, *, per_class: bool = False) -> str:
+    renderers: dict[str, Callable[[], str]] = {
+        "table": lambda: bench_text(doc, per_class=per_class),
+        "md": lambda: bench_text(doc, markdown=True, per_class=per_class),
+        "csv": lambda: bench_csv(doc),
+        "json": lambda: dumps(doc),
+    }
+    return renderers[check_format(fmt)]()
+
+
+def render_compare(docs: Sequence[tuple[str, dict]], fmt: str) -> str:
+    devices, headers, rows = tables.compare(docs)
+    fmt = check_format(fmt)
+    if fmt == "json":
+        return json.dumps({
+            "devices": [{"column": f"[{i}]", "label": label, "source": src, "environment": doc["environment"]}
+                        for i, (label, (src, doc)) in enumerate(zip(devices, docs), 1)],
+            "rows": [dict(zip(headers, row)) for row in rows],
+        }, indent=2) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow([_expand(h, devices) for h in headers])
+        writer.writerows([["" if v is None else v for v in row] for row in rows])
+        return buf.getvalue()
+    legend = "\n".join(f"[{i}] {label}  ({src})" for i, (label, (src, _)) in enumerate(zip(devices, docs), 1))
+    table = _tabulate(rows, headers, "github" if fmt == "md" else "simple")
+    if fmt == "md":
+        legend = "\n".join(f"- {line}" for line in legend.splitlines())
+        return f"## edgenets compare\n\n{legend}\n\n{table}\n"
+    return f"{legend}\n\n{table}\n"
+
+
+def _expand(header: str, devices: Sequence[str]) -> str:
+    """'[2] mean us' -> '<device 2 label>: mean us' (CSV has no legend)."""
+    if header.startswith("[") and "] " in header:
+        index, _, metric = header[1:].partition("] ")
+        return f"{devices[int(index) - 1]}: {metric}"
+    return header
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise InputError(f"--format must be one of {', '.join(FORMATS)}. Received: {fmt!r}")
+    return fmt
+
+
+def format_for_output(path: str) -> str:
+    """--output's format: from its suffix (.json/.csv/.md/.txt); JSON for anything else."""
+    from pathlib import Path
+
+    return SUFFIX_FORMATS.get(Path(path).suffix.lower(), "json")

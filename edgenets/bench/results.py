@@ -1,0 +1,156 @@
+"""The results document: what one ``edgenets bench`` run measured, and where.
+
+``{"schema": "edgenets.bench/1", "environment": {...}, "results": [row, ...]}`` with one row per
+(model, threads). docs/bench.md describes every field. :func:`validate` checks a document read
+back from disk (for ``edgenets compare``) and names the file and the field that is wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from edgenets.errors import InputError
+
+SCHEMA = "edgenets.bench/1"
+STATUSES = ("ok", "error")
+
+
+def cpu_model() -> str:
+    """A human CPU name: /proc/cpuinfo 'model name' (x86), 'Model' (Raspberry Pi), else platform."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+    except OSError:
+        info = ""
+    found: dict[str, str] = {}
+    for line in info.splitlines():
+        key, _, value = line.partition(":")
+        found.setdefault(key.strip(), value.strip())
+    for key in ("model name", "Model", "Hardware", "cpu model", "Processor"):
+        if found.get(key):
+            return found[key]
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def collect_environment(*, runtime: Any, threads: Sequence[int], device: str, delegate: Optional[str],
+                        dataset: Optional[str]) -> dict:
+    from edgenets import __version__
+
+    try:
+        import numpy
+
+        numpy_version = numpy.__version__
+    except ImportError:  # pragma: no cover
+        numpy_version = None
+    return {
+        "hostname": platform.node(),
+        "machine": platform.machine(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "runtime": runtime.name,
+        "runtime_version": runtime.version,
+        "threads": [int(t) for t in threads],
+        "device": device,
+        "delegate": delegate,
+        "dataset": dataset,
+        "edgenets_version": __version__,
+        "numpy_version": numpy_version,
+        "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+    }
+
+
+def make_document(environment: dict, results: list[dict]) -> dict:
+    return {"schema": SCHEMA, "environment": environment, "results": results}
+
+
+def device_label(environment: dict) -> str:
+    """How compare names a column group: host / CPU / runtime (+ delegate or cpu-ref)."""
+    label = f"{environment.get('hostname') or '?'} / {environment.get('cpu') or '?'} / " \
+            f"{environment.get('runtime')} {environment.get('runtime_version')}"
+    if environment.get("delegate"):
+        label += f" / {Path(str(environment['delegate'])).name}"
+    elif environment.get("device") not in (None, "cpu"):
+        label += f" / {environment['device']}"
+    return label
+
+
+# ------------------------------------------------------------------ validation on read
+
+_NUMBER = (int, float)
+_ENV_FIELDS = {"hostname": str, "machine": str, "cpu": str, "runtime": str, "runtime_version": str, "threads": list}
+_ROW_FIELDS = {"model": str, "path": str, "precision": str, "threads": int, "status": str}
+_OK_FIELDS = {"sha256": str, "size_bytes": int, "metrics": dict, "latency": dict}
+_METRICS = ("accuracy", "precision", "recall", "f1")
+_LATENCY = ("mean_us", "std_us", "min_us", "p50_us", "p90_us", "p99_us", "runs")
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _check(obj: dict, fields: dict, where: str, source: str) -> None:
+    for name, kind in fields.items():
+        if name not in obj:
+            raise InputError(f"{source}: {where}{name}: missing")
+        value = obj[name]
+        ok = isinstance(value, kind) and not (kind in (int, _NUMBER) and isinstance(value, bool))
+        if not ok:
+            raise InputError(f"{source}: {where}{name}: expected {getattr(kind, '__name__', 'number')}, "
+                             f"got {_type_name(value)}")
+
+
+def validate(doc: Any, source: str) -> dict:
+    """Return ``doc`` if it is a results document; else raise InputError naming ``source`` and the field."""
+    if not isinstance(doc, dict):
+        raise InputError(f"{source}: not an edgenets results document (top level is {_type_name(doc)}, expected object)")
+    if doc.get("schema") != SCHEMA:
+        raise InputError(f"{source}: schema: expected {SCHEMA!r}, got {doc.get('schema')!r} (not an edgenets bench result?)")
+    env = doc.get("environment")
+    if not isinstance(env, dict):
+        raise InputError(f"{source}: environment: expected object, got {_type_name(env)}")
+    _check(env, _ENV_FIELDS, "environment.", source)
+    rows = doc.get("results")
+    if not isinstance(rows, list):
+        raise InputError(f"{source}: results: expected list, got {_type_name(rows)}")
+    for i, row in enumerate(rows):
+        where = f"results[{i}]."
+        if not isinstance(row, dict):
+            raise InputError(f"{source}: results[{i}]: expected object, got {_type_name(row)}")
+        _check(row, _ROW_FIELDS, where, source)
+        if row["status"] not in STATUSES:
+            raise InputError(f"{source}: {where}status: expected one of {', '.join(STATUSES)}, got {row['status']!r}")
+        if row["status"] != "ok":
+            continue
+        _check(row, _OK_FIELDS, where, source)
+        _check(row["metrics"], {k: _NUMBER for k in _METRICS}, where + "metrics.", source)
+        _check(row["latency"], {k: _NUMBER for k in _LATENCY}, where + "latency.", source)
+    return doc
+
+
+def load(path: str | os.PathLike) -> dict:
+    """Read and validate one results JSON file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read ({exc})") from None
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    return validate(doc, str(path))
+
+
+def dumps(doc: dict) -> str:
+    from edgenets._io import _json_default
+
+    return json.dumps(doc, indent=2, default=_json_default) + "\n"

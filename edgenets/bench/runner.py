@@ -1,0 +1,257 @@
+"""``run_bench``: every model x every thread count -> one results document (see results.py).
+
+Per model: cheap checks first (file size, "TFL3" identifier, a bounds-checked walk of the
+flatbuffer, the sidecar), then per thread count an isolated probe (probe.py), the accuracy
+evaluation (once per model; it does not depend on the thread count), and the latency run.
+Anything that goes wrong becomes that row's ``status: "error"`` with a one-line reason; the
+other rows still run.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+from edgenets._io import sha256_file
+from edgenets.bench import evaluate as ev
+from edgenets.bench.latency import measure
+from edgenets.bench.memory import PeakRss
+from edgenets.bench.ops import FlatbufferError, check_header, delegate_partitions, interpreter_op_counts, parse_op_counts
+from edgenets.bench.probe import probe
+from edgenets.bench.results import collect_environment, make_document
+from edgenets.bench.runtime import DEVICES, Runtime, resolve_runtime
+from edgenets.errors import InputError
+from edgenets.formats import PRECISIONS, precision_from_filename
+
+Log = Optional[Callable[[str], None]]
+
+
+def _reason(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+# ------------------------------------------------------------------ inputs
+
+
+def load_eval_data(dataset: Any = "mnist", limit: Optional[int] = None) -> dict:
+    """Labelled uint8 images to evaluate on: the test split, or the whole source if it has none."""
+    from edgenets.data import Dataset, load_dataset, stratified_indices
+
+    data = dataset if isinstance(dataset, Dataset) else load_dataset(dataset, quiet=True)
+    x, y, split = data.x_test, data.y_test, "test"
+    if x is None or y is None:
+        x, y, split = data.x_train, data.y_train, "all"
+    if y is None:
+        raise InputError(f"--dataset {dataset}: has no labels; bench needs labelled images to measure accuracy")
+    if limit is not None:
+        idx = stratified_indices(y, limit, seed=0)
+        x, y = x[idx], y[idx]
+    name = dataset if isinstance(dataset, str) else data.name
+    return {"images": x, "labels": y, "class_names": list(data.class_names), "name": str(name), "split": split}
+
+
+def read_sidecar(model_path: Path) -> Optional[dict]:
+    """The export sidecar beside the model (model_int8.json for model_int8.tflite), or None."""
+    path = model_path.with_suffix(".json")
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: unreadable sidecar ({_reason(exc)})") from None
+    if not isinstance(doc, dict):
+        raise InputError(f"{path}: sidecar is not a JSON object")
+    return doc
+
+
+def model_name(path: Path, sidecar: Optional[dict]) -> str:
+    """A name to pair float and int8 files of the same model: sidecar 'model', else the file/run name."""
+    if sidecar and isinstance(sidecar.get("model"), str) and sidecar["model"]:
+        return sidecar["model"]
+    stem = path.stem
+    for name in PRECISIONS:
+        if stem.endswith("_" + name):
+            stem = stem[: -len(name) - 1]
+            break
+    if stem in ("", "model"):  # runs/<name>/export/model_int8.tflite -> <name>
+        parent = path.resolve().parent
+        if parent.name == "export":
+            parent = parent.parent
+        return parent.name or stem or path.stem
+    return stem
+
+
+def _labels(sidecar: Optional[dict], fallback: list[str]) -> list[str]:
+    for key in ("labels", "class_names"):
+        value = (sidecar or {}).get(key)
+        if isinstance(value, list) and value:
+            return [str(v) for v in value]
+    return fallback
+
+
+# ------------------------------------------------------------------ one model
+
+
+def _model_facts(rt: Runtime, path: Path, make: Callable[[], Any], sidecar: Optional[dict], data: dict,
+                 eval_batch: int) -> dict:
+    """What does not depend on the thread count: precision, I/O tensors, accuracy."""
+    it = make()
+    it.allocate_tensors()
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    precision = (sidecar or {}).get("precision") or precision_from_filename(path) or ev.infer_precision(it)
+    preprocessing = (sidecar or {}).get("preprocessing") or ev.DEFAULT_PREPROCESSING
+    metrics = ev.evaluate(make, data["images"], data["labels"], preprocessing=preprocessing,
+                          class_names=_labels(sidecar, data["class_names"]), batch=eval_batch)
+    metrics["eval"].update(dataset=data["name"], split=data["split"])
+    sample = ev.prepare_inputs(data["images"][:1], inp, preprocessing)
+    return {
+        "precision": str(precision),
+        "preprocessing": preprocessing,
+        "input": ev.tensor_info(inp),
+        "output": ev.tensor_info(out),
+        "metrics": metrics,
+        "sample": sample,
+    }
+
+
+def bench_model(path: str | Path, rt: Runtime, data: dict, *, threads: Sequence[int], device: str = "cpu",
+                delegate: Optional[str] = None, runs: int = 200, warmup: int = 20, min_seconds: float = 2.0,
+                isolate: bool = True, eval_batch: int = ev.EVAL_BATCH, log: Log = None) -> list[dict]:
+    """One row per thread count for the model at ``path``."""
+    path = Path(path)
+    base: dict[str, Any] = {
+        "model": path.stem, "path": str(path), "sha256": None, "precision": precision_from_filename(path) or "unknown",
+        "size_bytes": None, "threads": None, "device": device, "delegate": delegate,
+        "runtime": rt.name, "runtime_version": rt.version, "status": "ok", "error": None,
+    }
+    static_ops: Optional[dict] = None
+    sidecar = None
+    reason = check_header(path)
+    if reason is None:
+        try:
+            base["size_bytes"] = path.stat().st_size
+            base["sha256"] = sha256_file(path)
+            static_ops = parse_op_counts(path.read_bytes())
+            sidecar = read_sidecar(path)
+        except (FlatbufferError, InputError, OSError) as exc:
+            reason = f"not a valid TFLite model: {_reason(exc)}" if isinstance(exc, FlatbufferError) else _reason(exc)
+    base["model"] = model_name(path, sidecar)
+    if sidecar and sidecar.get("precision"):
+        base["precision"] = str(sidecar["precision"])
+    if reason is not None:
+        rows = [{**base, "threads": int(t), "status": "error", "error": reason} for t in threads]
+        if log:
+            log(f"{path}: error: {reason}")
+        return rows
+
+    facts: Optional[dict] = None
+    facts_error: Optional[str] = None
+    rows = []
+    for t in threads:
+        row = {**base, "threads": int(t)}
+        rows.append(row)
+        make = functools.partial(rt.make_interpreter, str(path), threads=int(t), device=device, delegate=delegate)
+        try:
+            report = None
+            if isolate:
+                report, why = probe(str(path), rt.name, threads=int(t), device=device, delegate=delegate)
+                if why:
+                    raise RuntimeError(why)
+            if facts is None and facts_error is None:
+                try:
+                    facts = _model_facts(rt, path, make, sidecar, data, eval_batch)
+                    facts["metrics"]["eval"]["threads"] = int(t)
+                except Exception as exc:  # noqa: BLE001 - reported on every row of this model
+                    facts_error = _reason(exc)
+            if facts_error is not None:
+                raise RuntimeError(facts_error)
+            with PeakRss() as mem:
+                latency, it = measure(make, facts["sample"], runs=runs, warmup=warmup, min_seconds=min_seconds)
+            memory = {"peak_rss_increase_bytes": mem.increase, "method": f"in-process {mem.method}"}
+            if report is not None:  # the fresh child's figure is the honest one
+                memory = {"peak_rss_increase_bytes": report.get("peak_rss_increase_bytes"),
+                          "method": f"isolated process, {report.get('method')}"}
+            row.update({k: v for k, v in facts.items() if k != "sample"})
+            row.update(
+                latency=latency,
+                memory=memory,
+                ops=interpreter_op_counts(it) or static_ops,
+                delegate_partitions=delegate_partitions(it),
+            )
+            del it
+            if log:
+                m = facts["metrics"]
+                log(f"{path}: {row['precision']}, {t} thread(s): accuracy {m['accuracy'] * 100:.2f}%, "
+                    f"mean {latency['mean_us']:.1f} us over {latency['runs']} runs")
+        except Exception as exc:  # noqa: BLE001 - a failed row, not a failed benchmark
+            row.update(status="error", error=_reason(exc))
+            if static_ops is not None:
+                row["ops"] = static_ops
+            if log:
+                log(f"{path}: {t} thread(s): error: {row['error']}")
+    return rows
+
+
+# ------------------------------------------------------------------ the run
+
+
+def parse_threads(text: str | Sequence[int]) -> list[int]:
+    items = text.split(",") if isinstance(text, str) else list(text)
+    try:
+        values = [int(str(v).strip()) for v in items if str(v).strip()]
+    except ValueError:
+        raise InputError(f"--threads must be comma-separated whole numbers like 1,2,4. Received: {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise InputError(f"--threads must be >= 1. Received: {text!r}")
+    return list(dict.fromkeys(values))
+
+
+def validate_options(*, device: str, runs: int, warmup: int, min_seconds: float, limit: Optional[int]) -> None:
+    if device not in DEVICES:
+        raise InputError(f"--device must be one of {', '.join(DEVICES)}. Received: {device!r}")
+    if runs < 1:
+        raise InputError(f"--runs must be >= 1. Received: {runs}")
+    if warmup < 0:
+        raise InputError(f"--warmup must be >= 0. Received: {warmup}")
+    if not min_seconds >= 0:
+        raise InputError(f"--min-seconds must be >= 0. Received: {min_seconds}")
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit must be >= 1. Received: {limit}")
+
+
+def run_bench(models: Sequence[str | Path], *, device: str = "cpu", delegate: Optional[str] = None,
+              threads: Sequence[int] | str = (1,), runs: int = 200, warmup: int = 20, min_seconds: float = 2.0,
+              dataset: Any = "mnist", limit: Optional[int] = None, runtime: str = "auto", isolate: bool = True,
+              eval_batch: int = ev.EVAL_BATCH, log: Log = None) -> dict:
+    """Benchmark ``models``; returns the results document (results.py), failures included as rows."""
+    if not models:
+        raise InputError("give at least one MODEL.tflite")
+    thread_list = parse_threads(threads)
+    validate_options(device=device, runs=runs, warmup=warmup, min_seconds=min_seconds, limit=limit)
+    rt = resolve_runtime(runtime)
+    data = load_eval_data(dataset, limit)
+    start = time.perf_counter()
+    results = []
+    for model in models:
+        results.extend(bench_model(model, rt, data, threads=thread_list, device=device, delegate=delegate, runs=runs,
+                                   warmup=warmup, min_seconds=min_seconds, isolate=isolate, eval_batch=eval_batch,
+                                   log=log))
+    env = collect_environment(runtime=rt, threads=thread_list, device=device, delegate=delegate,
+                              dataset=f"{data['name']} ({data['split']}, {len(data['labels'])} images)")
+    env["seconds"] = round(time.perf_counter() - start, 2)
+    from edgenets.bench.tables import quantisation_deltas
+
+    doc = make_document(env, results)
+    doc["comparisons"] = quantisation_deltas(results)
+    return doc
+
+
+def failed(doc: dict) -> list[dict]:
+    return [r for r in doc["results"] if r.get("status") != "ok"]
+
+
+__all__ = ["bench_model", "failed", "load_eval_data", "model_name", "parse_threads", "read_sidecar", "run_bench"]

@@ -1,0 +1,164 @@
+"""Tables as data: lists of rows (header + values) computed from results documents.
+
+The CLI renders them with tabulate (terminal, Markdown) or csv; nothing here formats text
+beyond rounding. Three views:
+
+- :func:`summary` — one line per (model, threads) row of a run, failures included;
+- :func:`quantisation_deltas` — a quantised model beside its float32 twin (same model name,
+  threads, device, runtime): accuracy delta (percentage points), F1 delta, speedup, size and
+  memory ratios;
+- :func:`compare` — several runs (machines) side by side: rows (model, precision, threads), a
+  column group per device, joined on the model file's SHA-256 or, failing that, its name.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+from edgenets.bench.results import device_label
+
+BASELINE = "float32"
+
+
+def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return None if a is None or b in (None, 0) else a / b
+
+
+def _get(row: dict, *keys: str) -> Any:
+    value: Any = row
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def quantisation_deltas(results: Sequence[dict]) -> list[dict]:
+    """One entry per quantised row that has a float32 row of the same model and configuration."""
+    def config(row: dict) -> tuple:
+        return (row.get("model"), row.get("threads"), row.get("device"), row.get("delegate"), row.get("runtime"))
+
+    ok = [r for r in results if r.get("status") == "ok"]
+    floats = {config(r): r for r in ok if r.get("precision") == BASELINE}
+    out = []
+    for q in ok:
+        f = floats.get(config(q))
+        if q.get("precision") == BASELINE or f is None:
+            continue
+        f_mem, q_mem = _get(f, "memory", "peak_rss_increase_bytes"), _get(q, "memory", "peak_rss_increase_bytes")
+        out.append({
+            "model": q["model"],
+            "threads": q["threads"],
+            "precision": q["precision"],
+            "float_accuracy": f["metrics"]["accuracy"],
+            "accuracy": q["metrics"]["accuracy"],
+            "accuracy_delta_pp": (q["metrics"]["accuracy"] - f["metrics"]["accuracy"]) * 100.0,
+            "float_f1": f["metrics"]["f1"],
+            "f1": q["metrics"]["f1"],
+            "f1_delta": q["metrics"]["f1"] - f["metrics"]["f1"],
+            "float_mean_us": f["latency"]["mean_us"],
+            "mean_us": q["latency"]["mean_us"],
+            "speedup": _ratio(f["latency"]["mean_us"], q["latency"]["mean_us"]),
+            "size_ratio": _ratio(q.get("size_bytes"), f.get("size_bytes")),
+            "memory_ratio": _ratio(q_mem, f_mem),
+        })
+    return out
+
+
+DELTA_HEADERS = ["model", "threads", "float acc %", "quant", "acc %", "Δacc pp", "float F1", "F1", "ΔF1",
+                 "float mean us", "mean us", "speedup x", "size ratio", "memory ratio"]
+
+
+def delta_rows(deltas: Sequence[dict]) -> list[list]:
+    return [[d["model"], d["threads"], _pct(d["float_accuracy"]), d["precision"], _pct(d["accuracy"]),
+             _round(d["accuracy_delta_pp"], 2), _round(d["float_f1"], 4), _round(d["f1"], 4), _round(d["f1_delta"], 4),
+             _round(d["float_mean_us"], 1), _round(d["mean_us"], 1), _round(d["speedup"], 2),
+             _round(d["size_ratio"], 3), _round(d["memory_ratio"], 2)] for d in deltas]
+
+
+SUMMARY_HEADERS = ["model", "precision", "threads", "status", "acc %", "F1", "mean us", "p50 us", "p99 us",
+                   "img/s", "size KB", "mem MB", "error"]
+
+
+def summary(results: Sequence[dict]) -> list[list]:
+    rows = []
+    for r in results:
+        lat = r.get("latency") or {}
+        mem = _get(r, "memory", "peak_rss_increase_bytes")
+        rows.append([
+            r.get("model"), r.get("precision"), r.get("threads"), r.get("status"),
+            _pct(_get(r, "metrics", "accuracy")), _round(_get(r, "metrics", "f1"), 4),
+            _round(lat.get("mean_us"), 1), _round(lat.get("p50_us"), 1), _round(lat.get("p99_us"), 1),
+            _round(lat.get("images_per_s"), 0),
+            _round(r["size_bytes"] / 1024, 1) if r.get("size_bytes") is not None else None,
+            _round(mem / 2**20, 2) if mem is not None else None,
+            r.get("error") or "",
+        ])
+    return rows
+
+
+PER_CLASS_HEADERS = ["model", "precision", "class", "precision", "recall", "F1", "support"]
+
+
+def per_class(results: Sequence[dict]) -> list[list]:
+    rows, seen = [], set()
+    for r in results:
+        key = (r.get("model"), r.get("precision"), r.get("sha256"))
+        if r.get("status") != "ok" or key in seen:  # per-class scores do not depend on threads
+            continue
+        seen.add(key)
+        for c in r["metrics"].get("per_class", []):
+            rows.append([r["model"], r["precision"], c["label"], _round(c["precision"], 4), _round(c["recall"], 4),
+                         _round(c["f1"], 4), c["support"]])
+    return rows
+
+
+# ------------------------------------------------------------------ several machines
+
+COMPARE_METRICS = (("acc %", lambda r: _pct(_get(r, "metrics", "accuracy"))),
+                   ("mean us", lambda r: _round(_get(r, "latency", "mean_us"), 1)),
+                   ("p99 us", lambda r: _round(_get(r, "latency", "p99_us"), 1)))
+
+
+def compare(docs: Sequence[tuple[str, dict]]) -> tuple[list[str], list[str], list[list]]:
+    """(device labels, headers, rows) for documents from several runs; ``docs`` = [(source, doc), ...]."""
+    devices: list[str] = []
+    cells: dict[tuple, dict[str, dict]] = {}
+    name_by_sha: dict[str, str] = {}
+    for _source, doc in docs:
+        label = device_label(doc["environment"])
+        if label in devices:  # two runs on the same machine/runtime: keep them apart
+            n = 2
+            while f"{label} #{n}" in devices:
+                n += 1
+            label = f"{label} #{n}"
+        devices.append(label)
+        for r in doc["results"]:
+            sha = r.get("sha256")
+            # the same file benchmarked on two machines joins on its hash, whatever its path/name there
+            name = name_by_sha.setdefault(sha, r["model"]) if sha else r["model"]
+            cells.setdefault((name, r["precision"], r["threads"]), {})[label] = r
+    headers = ["model", "precision", "threads"]
+    for i, _label in enumerate(devices, 1):
+        headers += [f"[{i}] {m}" for m, _ in COMPARE_METRICS]
+    rows = []
+    for key in sorted(cells, key=lambda k: (str(k[0]), str(k[1]), k[2])):
+        row = list(key)
+        for label in devices:
+            r = cells[key].get(label)
+            if r is None:
+                row += [None] * len(COMPARE_METRICS)
+            elif r.get("status") != "ok":
+                row += ["error"] + [None] * (len(COMPARE_METRICS) - 1)
+            else:
+                row += [fn(r) for _, fn in COMPARE_METRICS]
+        rows.append(row)
+    return devices, headers, rows
+
+
+def _pct(x: Optional[float]) -> Optional[float]:
+    return None if x is None else round(x * 100.0, 2)
+
+
+def _round(x: Optional[float], digits: int) -> Optional[float]:
+    return None if x is None else round(float(x), digits)

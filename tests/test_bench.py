@@ -1,0 +1,392 @@
+"""edgenets bench / compare: real tiny models, the real LiteRT interpreter, metrics checked against sklearn.
+
+The models are built and converted once per session (Keras + edgenets.export.convert.to_tflite; the
+tests may use TensorFlow, the bench code under test may not). Expected values are computed here
+independently, with our own batch-1 interpreter loop.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import assert_one_line_error
+
+LIMIT = 300  # evaluation images per model in the fast tests
+FAST = ["--runs", "20", "--warmup", "2", "--min-seconds", "0", "--limit", str(LIMIT)]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _tiny_cnn(head: str):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    pool = keras.layers.GlobalAveragePooling2D(name="gap") if head == "gap" else keras.layers.Flatten(name="flatten")
+    return keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Conv2D(8, 3, strides=2, activation="relu", name="conv1"),
+        keras.layers.Conv2D(16, 3, strides=2, activation="relu", name="conv2"),
+        pool,
+        keras.layers.Dense(10, activation="softmax", name="head"),
+    ])
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory, mnist_small):
+    """runs/tiny/export/model_{float32,int8}.tflite (+ an int8 sidecar) and a Flatten model whose batch is fixed."""
+    import keras
+
+    from edgenets.export.convert import to_tflite
+
+    root = tmp_path_factory.mktemp("bench")
+    x = mnist_small.x_train.astype("float32") / 255.0
+    paths = {}
+    for head in ("gap", "flatten"):
+        model = _tiny_cnn(head)
+        model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+        model.fit(x, mnist_small.y_train, epochs=3, batch_size=32, verbose=0)
+        export = root / ("tiny" if head == "gap" else "tinyflat") / "export"
+        export.mkdir(parents=True)
+        for precision in ("float32", "int8") if head == "gap" else ("float32",):
+            rep = mnist_small.x_train[:100] if precision == "int8" else None
+            path = export / f"model_{precision}.tflite"
+            path.write_bytes(to_tflite(model, precision, representative=rep, progress=False))
+            paths[(head, precision)] = path
+    # A sidecar as export writes it: bench must pick up precision, labels and preprocessing from it.
+    (export_dir := paths[("gap", "int8")].parent).joinpath("model_int8.json").write_text(json.dumps(
+        {"precision": "int8", "labels": [str(i) for i in range(10)], "preprocessing": "pixels/255"}))
+    assert export_dir.name == "export"
+    bad = root / "bad"
+    bad.mkdir()
+    data = paths[("gap", "float32")].read_bytes()
+    (bad / "truncated.tflite").write_bytes(data[: len(data) // 2])
+    (bad / "notes.tflite").write_text("this is not a model\n" * 10)
+    paths["truncated"] = bad / "truncated.tflite"
+    paths["text"] = bad / "notes.tflite"
+    return paths
+
+
+@pytest.fixture(scope="session")
+def bench_doc(tiny_models):
+    """One library run over float32 + int8 + two broken files (threads 1,2)."""
+    from edgenets.bench import run_bench
+
+    models = [tiny_models[("gap", "float32")], tiny_models[("gap", "int8")], tiny_models["truncated"], tiny_models["text"]]
+    return run_bench(models, threads="1,2", runs=30, warmup=2, min_seconds=0.0, limit=LIMIT)
+
+
+def _rows(doc, **match):
+    return [r for r in doc["results"] if all(r.get(k) == v for k, v in match.items())]
+
+
+def _own_batch1_predictions(path, images):
+    """Independent reference: one invoke per image, quantise/dequantise by hand."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    scores = []
+    for img in images:
+        x = img[None].astype(np.float32) / 255.0
+        if inp["dtype"] != np.float32:
+            s, z = inp["quantization"]
+            x = np.clip(np.round(x / s) + z, -128, 127).astype(inp["dtype"])
+        it.set_tensor(inp["index"], x)
+        it.invoke()
+        y = it.get_tensor(out["index"])[0].astype(np.float64)
+        if out["dtype"] != np.float32:
+            s, z = out["quantization"]
+            y = (y - z) * s
+        scores.append(y)
+    return np.argmax(scores, axis=1)
+
+
+# ------------------------------------------------------------------ metrics
+
+
+@pytest.mark.parametrize("precision", ["float32", "int8"])
+def test_metrics_equal_sklearn_on_raw_interpreter_outputs(bench_doc, tiny_models, mnist, precision):
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
+    from edgenets.data import stratified_indices
+
+    idx = stratified_indices(mnist.y_test, LIMIT, seed=0)
+    x, y = mnist.x_test[idx], mnist.y_test[idx]
+    pred = _own_batch1_predictions(tiny_models[("gap", precision)], x)
+    p, r, f, _ = precision_recall_fscore_support(y, pred, average="macro", zero_division=0)
+    for row in _rows(bench_doc, precision=precision):
+        assert row["status"] == "ok", row["error"]
+        m = row["metrics"]
+        assert m["accuracy"] == pytest.approx(accuracy_score(y, pred), abs=1e-12)
+        assert (m["precision"], m["recall"], m["f1"]) == pytest.approx((p, r, f), abs=1e-12)
+        assert np.array(m["confusion_matrix"]).sum() == LIMIT
+        assert [c["support"] for c in m["per_class"]] == np.bincount(y, minlength=10).tolist()
+        assert m["accuracy"] > 0.3  # trained, not random: the test could catch a scrambled input
+        assert m["eval"]["batch"] == 64  # the GAP model batches
+
+
+def test_sidecar_and_dtypes_give_the_precision(bench_doc):
+    assert {r["precision"] for r in bench_doc["results"][:4]} == {"float32", "int8"}
+    int8 = _rows(bench_doc, precision="int8")[0]
+    assert int8["input"]["dtype"] == "int8" and int8["input"]["scale"] > 0
+    assert {r["model"] for r in _rows(bench_doc, status="ok")} == {"tiny"}  # runs/<name>/export/ -> name
+
+
+def test_dtype_inference_without_sidecar_or_suffix(tiny_models, tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from edgenets.bench.evaluate import infer_precision
+
+    for precision in ("float32", "int8"):
+        it = Interpreter(model_path=str(tiny_models[("gap", precision)]))
+        it.allocate_tensors()
+        assert infer_precision(it) == precision
+
+
+@pytest.mark.parametrize("head, expect_batch", [("gap", 64), ("flatten", 1)])
+def test_batched_evaluation_equals_batch1(tiny_models, mnist, head, expect_batch):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from edgenets.bench.evaluate import predict, prepare_inputs, run_batch1
+
+    path = str(tiny_models[(head, "float32")])
+    make = lambda: Interpreter(model_path=path)  # noqa: E731
+    single = make()
+    single.allocate_tensors()
+    x = prepare_inputs(mnist.x_test[:200], single.get_input_details()[0], "pixels/255")
+    got, info = predict(make, x, batch=64)
+    assert np.array_equal(got, run_batch1(single, x))
+    # The Flatten model's reshape hard-codes batch 1: the harness must notice and fall back.
+    assert info["batch"] == expect_batch, info
+
+
+# ------------------------------------------------------------------ latency, failures
+
+
+def test_latency_fields_present_and_ordered(bench_doc):
+    for row in _rows(bench_doc, status="ok"):
+        lat = row["latency"]
+        assert lat["runs"] >= 30
+        assert 0 < lat["min_us"] <= lat["p50_us"] <= lat["p90_us"] <= lat["p99_us"] <= lat["max_us"]
+        assert lat["init_us"] > 0 and lat["first_us"] > 0 and lat["warmup_runs"] == 2
+        assert lat["images_per_s"] == pytest.approx(1e6 / lat["mean_us"])
+        assert row["memory"]["peak_rss_increase_bytes"] is not None
+        assert row["ops"]["CONV_2D"] == 2 and row["size_bytes"] == os.path.getsize(row["path"])
+    assert sorted(r["threads"] for r in _rows(bench_doc, precision="int8")) == [1, 2]
+
+
+def test_broken_files_are_failed_rows_and_the_rest_completes(bench_doc):
+    broken = {Path(r["path"]).name: r for r in bench_doc["results"] if r["status"] == "error"}
+    assert set(broken) == {"truncated.tflite", "notes.tflite"}
+    assert "truncated" in broken["truncated.tflite"]["error"]
+    assert "TFL3" in broken["notes.tflite"]["error"]
+    assert len(_rows(bench_doc, status="ok")) == 4
+
+
+def test_runtime_crash_in_the_probe_becomes_a_reason():
+    from edgenets.bench.probe import run_isolated
+
+    report, reason = run_isolated(["-c", "import ctypes; ctypes.string_at(0)"])
+    assert report is None and "SIGSEGV" in reason
+
+
+def test_missing_delegate_is_a_failed_row_not_a_crash(run_cli, tiny_models, tmp_path):
+    out = tmp_path / "r.json"
+    res = run_cli("bench", tiny_models[("gap", "int8")], "--delegate", tmp_path / "libnope.so", *FAST, "--output", out)
+    assert res.code == 1 and "Traceback" not in res.err
+    doc = json.loads(out.read_text())
+    assert [r["status"] for r in doc["results"]] == ["error"]
+    assert "libnope.so" in doc["results"][0]["error"]
+    assert res.err.strip().splitlines()[-1].startswith("error: 1 of 1 rows failed")
+
+
+def test_cpu_ref_runs_without_the_default_delegate(run_cli, tiny_models, tmp_path):
+    out = tmp_path / "r.json"
+    res = run_cli("bench", tiny_models[("gap", "float32")], "--device", "cpu-ref", *FAST, "--output", out)
+    assert res.code == 0, res.err
+    row = json.loads(out.read_text())["results"][0]
+    assert row["device"] == "cpu-ref" and row["delegate_partitions"] == 0
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--threads", "0"], "--threads"), (["--device", "gpu"], "--device"), (["--runs", "0"], "--runs"),
+    (["--runtime", "onnx"], "--runtime"), (["--format", "xml"], "--format"),
+])
+def test_bad_options_are_one_line_errors(run_cli, tiny_models, args, fragment):
+    assert_one_line_error(run_cli("bench", tiny_models[("gap", "float32")], *args), fragment)
+
+
+# ------------------------------------------------------------------ tables and formats
+
+
+def test_float_vs_int8_deltas_match_the_json(bench_doc, run_cli, tiny_models, tmp_path):
+    from edgenets.bench.render import render_bench
+
+    comps = bench_doc["comparisons"]
+    assert sorted(c["threads"] for c in comps) == [1, 2]
+    for c in comps:
+        f = _rows(bench_doc, precision="float32", threads=c["threads"])[0]
+        q = _rows(bench_doc, precision="int8", threads=c["threads"])[0]
+        assert c["accuracy_delta_pp"] == pytest.approx(100 * (q["metrics"]["accuracy"] - f["metrics"]["accuracy"]))
+        assert c["f1_delta"] == pytest.approx(q["metrics"]["f1"] - f["metrics"]["f1"])
+        assert c["speedup"] == pytest.approx(f["latency"]["mean_us"] / q["latency"]["mean_us"])
+        assert c["size_ratio"] == pytest.approx(q["size_bytes"] / f["size_bytes"])
+        assert c["memory_ratio"] == pytest.approx(
+            q["memory"]["peak_rss_increase_bytes"] / f["memory"]["peak_rss_increase_bytes"])
+    text = render_bench(bench_doc, "table")
+    section = text.split("float32 vs quantised:")[1]
+    for header in ("Δacc pp", "ΔF1", "speedup x", "size ratio", "memory ratio"):
+        assert header in section
+    assert f"{round(comps[0]['speedup'], 2):g}" in section
+    assert f"{round(comps[0]['size_ratio'], 3):g}" in section
+
+
+def test_json_csv_md_outputs_parse(run_cli, tiny_models, tmp_path):
+    models = [tiny_models[("gap", "float32")], tiny_models[("gap", "int8")]]
+    res = run_cli("bench", *models, *FAST, "--format", "json", "--output", tmp_path / "r.csv")
+    assert res.code == 0, res.err
+    doc = json.loads(res.out)
+    assert doc["schema"] == "edgenets.bench/1" and len(doc["results"]) == 2
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "r.csv").read_text())))
+    assert [r["precision"] for r in rows] == ["float32", "int8"]
+    assert float(rows[1]["accuracy"]) == pytest.approx(doc["results"][1]["metrics"]["accuracy"])
+    res = run_cli("bench", *models, *FAST, "--format", "md", "--per-class", "--output", tmp_path / "r.md")
+    assert res.code == 0, res.err
+    md = (tmp_path / "r.md").read_text()
+    assert "| model " in md and "### float32 vs quantised" in md and "### per class" in md
+    assert md == res.out
+
+
+def test_compare_merges_two_machines_and_rejects_malformed(run_cli, bench_doc, tmp_path):
+    from edgenets._io import write_json
+
+    a, b = tmp_path / "desktop.json", tmp_path / "pi.json"
+    write_json(a, bench_doc)
+    pi = json.loads(json.dumps(bench_doc))
+    pi["environment"].update(hostname="raspberrypi", cpu="Raspberry Pi 5 Model B Rev 1.0", machine="aarch64")
+    for r in pi["results"]:
+        r["path"] = "/home/pi/models/" + Path(r["path"]).name  # different path, same file: joined on sha256
+    write_json(b, pi)
+    res = run_cli("compare", a, b, "--format", "json")
+    assert res.code == 0, res.err
+    merged = json.loads(res.out)
+    assert [d["label"].split(" / ")[0] for d in merged["devices"]] == [bench_doc["environment"]["hostname"], "raspberrypi"]
+    ok = [r for r in merged["rows"] if r["precision"] == "int8" and r["threads"] == 1][0]
+    expected = round(_rows(bench_doc, precision="int8", threads=1)[0]["metrics"]["accuracy"] * 100, 2)
+    assert ok["[1] acc %"] == ok["[2] acc %"] == expected
+    assert len(merged["rows"]) == len(bench_doc["results"])
+    table = run_cli("compare", a, b)
+    assert table.code == 0 and "raspberrypi" in table.out
+
+    broken = json.loads(json.dumps(bench_doc))
+    broken["results"][0]["latency"]["mean_us"] = "fast"
+    write_json(tmp_path / "broken.json", broken)
+    assert_one_line_error(run_cli("compare", a, tmp_path / "broken.json"), "broken.json", "results[0].latency.mean_us")
+    (tmp_path / "foreign.json").write_text('{"loss": [0.3, 0.2]}')
+    assert_one_line_error(run_cli("compare", a, tmp_path / "foreign.json"), "foreign.json", "schema")
+    (tmp_path / "cut.json").write_text('{"schema": "edgenets.bench/1", "envir')
+    assert_one_line_error(run_cli("compare", tmp_path / "cut.json"), "cut.json", "not valid JSON")
+
+
+# ------------------------------------------------------------------ ops
+
+
+def test_flatbuffer_op_counts_match_the_interpreter(tiny_models):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from edgenets.bench.ops import interpreter_op_counts, parse_op_counts
+
+    for key in (("gap", "float32"), ("gap", "int8"), ("flatten", "float32")):
+        it = Interpreter(model_path=str(tiny_models[key]))
+        it.allocate_tensors()
+        assert parse_op_counts(tiny_models[key].read_bytes()) == interpreter_op_counts(it)
+
+
+def test_builtin_op_names_agree_with_the_runtime_schema():
+    schema = pytest.importorskip("ai_edge_litert.schema_py_generated")
+    from edgenets.bench.ops import BUILTIN_NAMES
+
+    for code, name in BUILTIN_NAMES.items():
+        assert getattr(schema.BuiltinOperator, name) == code, name
+
+
+# ------------------------------------------------------------------ no TensorFlow on the device side
+
+NO_TF_PROBE = r"""
+import json, sys
+from edgenets.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf_keras"))
+print(json.dumps({"code": code, "heavy": heavy}))
+"""
+
+
+def test_bench_and_compare_import_no_tensorflow(tiny_models, tmp_path):
+    pytest.importorskip("ai_edge_litert")
+    out = tmp_path / "r.json"
+    args = ["bench", str(tiny_models[("gap", "int8")]), *FAST, "--output", str(out)]
+    proc = subprocess.run([sys.executable, "-c", NO_TF_PROBE, *args], capture_output=True, text=True, timeout=180)
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report == {"code": 0, "heavy": []}, proc.stderr
+    proc = subprocess.run([sys.executable, "-c", NO_TF_PROBE, "compare", str(out), str(out)],
+                          capture_output=True, text=True, timeout=180)
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"code": 0, "heavy": []}, proc.stderr
+
+
+@pytest.mark.slow
+def test_device_extra_alone_runs_bench_and_compare(tiny_models, tmp_path):
+    """A clean venv with only `pip install -e .[device]` (cached in .venv-device): no TensorFlow anywhere."""
+    venv = REPO / ".venv-device"
+    py = venv / "bin" / "python"
+    stamp = venv / ".installed"
+    if not stamp.exists() or stamp.read_text() != (REPO / "pyproject.toml").read_text():
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+        pip = subprocess.run([str(py), "-m", "pip", "install", "-q", "-e", f"{REPO}[device]"],
+                             capture_output=True, text=True, timeout=600)
+        if pip.returncode != 0:
+            pytest.fail(f"pip install -e .[device] failed: {pip.stderr[-2000:]}")
+        stamp.write_text((REPO / "pyproject.toml").read_text())
+    check = subprocess.run([str(py), "-c", "import importlib.util as u; print(u.find_spec('tensorflow') is None)"],
+                           capture_output=True, text=True)
+    assert check.stdout.strip() == "True", "the device venv must not contain TensorFlow"
+    env = {**os.environ, "EDGENETS_HOME": os.environ.get("EDGENETS_HOME", str(Path.home() / ".cache" / "edgenets"))}
+    edgenets = str(venv / "bin" / "edgenets")
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    models = [str(tiny_models[("gap", "float32")]), str(tiny_models[("gap", "int8")])]
+    for out in (a, b):
+        proc = subprocess.run([edgenets, "bench", *models, *FAST, "--output", str(out)],
+                              capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode == 0, proc.stderr
+    assert "float32 vs quantised" in proc.stdout
+    proc = subprocess.run([edgenets, "compare", str(a), str(b), "--format", "csv"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.reader(io.StringIO(proc.stdout)))
+    assert len(rows) == 1 + 2 and len(rows[0]) == 3 + 2 * 3
+
+
+def test_tensorflow_runtime_is_the_last_resort_and_agrees(bench_doc, tiny_models):
+    """--runtime tensorflow (tf.lite, only when asked) gives the same accuracy as ai-edge-litert."""
+    pytest.importorskip("tensorflow")
+    from edgenets.bench import run_bench
+    from edgenets.bench.runtime import RUNTIMES
+
+    assert list(RUNTIMES) == ["litert", "tflite-runtime", "tensorflow"]
+    doc = run_bench([tiny_models[("gap", "int8")]], runtime="tensorflow", runs=5, warmup=0, min_seconds=0.0,
+                    limit=LIMIT, isolate=False)
+    row = doc["results"][0]
+    assert row["status"] == "ok" and row["runtime"] == "tensorflow" and doc["environment"]["runtime"] == "tensorflow"
+    assert row["metrics"]["accuracy"] == _rows(bench_doc, precision="int8")[0]["metrics"]["accuracy"]
