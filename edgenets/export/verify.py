@@ -1,8 +1,8 @@
 """Run an exported .tflite on images through the LiteRT interpreter (no TensorFlow needed).
 
-Used right after export to measure each model's test accuracy. For speed the fixed batch-1
-input is resized to a larger batch on the host; every op in our models works row by row, so
-the result is the same as batch 1 (tests/test_export.py checks that).
+Used right after export to measure each model's test accuracy with the same evaluator as
+``edgenets bench`` (edgenets.bench.evaluate): the fixed batch-1 input is resized to a larger
+batch only when that gives bit-identical outputs, otherwise it runs image by image.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Any, Union
 
 import numpy as np
 
+from edgenets.bench.evaluate import DEFAULT_PREPROCESSING, EVAL_BATCH, dequantize_output, prepare_inputs
+from edgenets.bench.evaluate import predict as bench_predict
 from edgenets.errors import require
 
 ModelSource = Union[str, Path, bytes]
@@ -28,62 +30,33 @@ def make_interpreter(model: ModelSource, num_threads: int = 1) -> Any:
 
 def quantize_input(images_uint8: np.ndarray, detail: dict) -> np.ndarray:
     """uint8 pixels -> the model's input tensor: pixels/255, then quantised if the input is integer."""
-    x = images_uint8.astype(np.float32) / 255.0
-    dtype = np.dtype(detail["dtype"])
-    if dtype == np.float32:
-        return x
-    scale, zero_point = detail["quantization"]
-    info = np.iinfo(dtype)
-    return np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(dtype)
-
-
-def dequantize_output(raw: np.ndarray, detail: dict) -> np.ndarray:
-    if np.dtype(detail["dtype"]) == np.float32:
-        return raw.astype(np.float32)
-    scale, zero_point = detail["quantization"]
-    return (raw.astype(np.float32) - zero_point) * scale
+    return prepare_inputs(images_uint8, detail, DEFAULT_PREPROCESSING)
 
 
 @dataclass
 class Predictions:
     raw: np.ndarray  # the output tensor as the model produced it (int8/uint8/float32)
     probs: np.ndarray  # dequantised to float32
-    batch_size: int  # the batch actually used (1 when the model could not be resized)
+    batch_size: int  # the batch actually used (1 when batching would not be exact)
 
     @property
     def labels(self) -> np.ndarray:
         return self.raw.argmax(axis=1) if self.raw.dtype != np.float32 else self.probs.argmax(axis=1)
 
 
-def predict(model: ModelSource, images_uint8: np.ndarray, *, batch_size: int = 256,
+def predict(model: ModelSource, images_uint8: np.ndarray, *, batch_size: int = EVAL_BATCH,
             num_threads: int = 1) -> Predictions:
-    """Outputs for every image; batches by resizing the input tensor, falls back to batch 1."""
-    interp = make_interpreter(model, num_threads=num_threads)
-    inp = interp.get_input_details()[0]
-    n = len(images_uint8)
-    batch = max(1, min(batch_size, n))
-    if batch > 1:
-        try:
-            interp.resize_tensor_input(inp["index"], [batch, *inp["shape"][1:]], strict=False)
-            interp.allocate_tensors()
-        except (RuntimeError, ValueError):
-            batch = 1
-    if batch == 1:
-        interp = make_interpreter(model, num_threads=num_threads)
-        interp.allocate_tensors()
-    inp = interp.get_input_details()[0]
-    out = interp.get_output_details()[0]
-    x = quantize_input(images_uint8, inp)
-    raws = []
-    for start in range(0, n, batch):
-        chunk = x[start : start + batch]
-        if len(chunk) < batch:  # pad the last batch instead of re-allocating tensors
-            chunk = np.concatenate([chunk, np.zeros((batch - len(chunk), *chunk.shape[1:]), chunk.dtype)])
-        interp.set_tensor(inp["index"], chunk)
-        interp.invoke()
-        raws.append(interp.get_tensor(out["index"])[: n - start].copy())
-    raw = np.concatenate(raws)
-    return Predictions(raw=raw, probs=dequantize_output(raw, out), batch_size=batch)
+    """Outputs for every image, through the bench's evaluator (batched only where that is exact)."""
+
+    def make() -> Any:
+        return make_interpreter(model, num_threads=num_threads)
+
+    probe = make()
+    probe.allocate_tensors()
+    inp, out = probe.get_input_details()[0], probe.get_output_details()[0]
+    raw, info = bench_predict(make, quantize_input(images_uint8, inp), batch_size)
+    raw = raw.reshape(len(images_uint8), -1)
+    return Predictions(raw=raw, probs=dequantize_output(raw, out), batch_size=info["batch"])
 
 
 def io_details(model: ModelSource) -> dict:
