@@ -179,6 +179,10 @@ def test_latency_fields_present_and_ordered(bench_doc):
         assert 0 < lat["min_us"] <= lat["p50_us"] <= lat["p90_us"] <= lat["p99_us"] <= lat["max_us"]
         assert lat["init_us"] > 0 and lat["first_us"] > 0 and lat["warmup_runs"] == 2
         assert lat["images_per_s"] == pytest.approx(1e6 / lat["mean_us"])
+        cdf = lat["percentiles_us"]
+        assert len(cdf) == 101 and cdf == sorted(cdf)
+        assert cdf[0] == pytest.approx(lat["min_us"], abs=1e-3) and cdf[100] == pytest.approx(lat["max_us"], abs=1e-3)
+        assert cdf[50] == pytest.approx(lat["p50_us"], abs=1e-3) and cdf[99] == pytest.approx(lat["p99_us"], abs=1e-3)
         assert row["memory"]["peak_rss_increase_bytes"] is not None
         assert row["ops"]["CONV_2D"] == 2 and row["size_bytes"] == os.path.getsize(row["path"])
     assert sorted(r["threads"] for r in _rows(bench_doc, precision="int8")) == [1, 2]

@@ -28,6 +28,8 @@ def summarize(samples_ns: np.ndarray) -> dict:
         "p90_us": float(p90),
         "p99_us": float(p99),
         "images_per_s": 1e6 / mean if mean > 0 else None,
+        # the whole distribution in 101 numbers (percentiles 0..100), for CDF / distribution plots
+        "percentiles_us": [round(float(v), 3) for v in np.percentile(us, np.arange(101))],
     }
 
 
