@@ -1,0 +1,61 @@
+"""curves.png (loss / accuracy per epoch, train vs validation) and confusion.png.
+
+Figures are built with matplotlib's object API (no pyplot state, Agg canvas), so plotting works
+headless and from threads, and the PNG is written atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from edgenets._io import atomic_path
+
+
+def _save(fig, path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+
+
+def curves(history: Sequence[dict], path: Path, title: str = "") -> None:
+    from matplotlib.figure import Figure
+
+    epochs = [row["epoch"] for row in history]
+    fig = Figure(figsize=(10, 4))
+    for ax, key in zip(fig.subplots(1, 2), ("loss", "accuracy")):
+        ax.plot(epochs, [row[key] for row in history], "o-", label="train")
+        ax.plot(epochs, [row[f"val_{key}"] for row in history], "s-", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    _save(fig, path)
+
+
+def confusion(matrix: Sequence[Sequence[int]], class_names: Sequence[str], path: Path, title: str = "") -> None:
+    from matplotlib.figure import Figure
+
+    cm = np.asarray(matrix)
+    fig = Figure(figsize=(6.5, 5.5))
+    ax = fig.subplots()
+    im = ax.imshow(cm, cmap="Blues")
+    fig.colorbar(im, ax=ax)
+    ticks = np.arange(len(class_names))
+    ax.set_xticks(ticks, labels=list(class_names))
+    ax.set_yticks(ticks, labels=list(class_names))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    threshold = cm.max() / 2 if cm.size else 0
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if cm[i, j] > threshold else "black")
+    ax.set_title(title or "confusion matrix (test set)")
+    _save(fig, path)

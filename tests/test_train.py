@@ -1,0 +1,215 @@
+"""edgenets train: run directory, metrics vs sklearn, resume, --force, argument errors, reproducibility.
+
+Real MNIST (a stratified subset written to an .npz so the CLI loads it like any user file) and the
+smallest registered model; 1-2 epochs each.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from conftest import assert_one_line_error
+
+from edgenets.train import augment as aug
+
+MODEL = "shufflenet"  # the smallest registered model (39,282 parameters)
+RUN_FILES = {"config.json", "model.keras", "history.csv", "metrics.json", "curves.png", "confusion.png", "checkpoints"}
+
+
+@pytest.fixture(scope="module")
+def mnist_npz(tmp_path_factory, mnist):
+    from edgenets.data import stratified_indices
+
+    tr = stratified_indices(mnist.y_train, 1200, seed=1)
+    te = stratified_indices(mnist.y_test, 300, seed=1)
+    path = tmp_path_factory.mktemp("data") / "mnist-subset.npz"
+    np.savez(path, x_train=mnist.x_train[tr, ..., 0], y_train=mnist.y_train[tr],
+             x_test=mnist.x_test[te, ..., 0], y_test=mnist.y_test[te])
+    return path
+
+
+def _train(run_cli, npz, out, *extra):
+    return run_cli("train", "--model", MODEL, "--dataset", npz, "--out", out, "--batch-size", "64", "--quiet",
+                   "--augment", "online", *extra)
+
+
+@pytest.fixture(scope="module")
+def one_epoch_run(tmp_path_factory, mnist_npz):
+    """A finished 1-epoch run (shared by the schema, metrics and resume tests)."""
+    from edgenets.train import train_run
+
+    out = tmp_path_factory.mktemp("runs")
+    result = train_run(MODEL, str(mnist_npz), epochs=1, batch_size=64, augment="online", out=out, name="r1", quiet=True)
+    return out / "r1", result
+
+
+def _history(run_dir):
+    with open(run_dir / "history.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_run_directory_contents_and_schema(one_epoch_run):
+    run_dir, _ = one_epoch_run
+    assert {p.name for p in run_dir.iterdir()} == RUN_FILES
+    config = json.loads((run_dir / "config.json").read_text())
+    for key in ("model", "dataset", "seed", "val_split", "num_classes", "class_names", "input_shape", "preprocessing"):
+        assert key in config, key
+    assert config["model"] == MODEL and config["input_shape"] == [28, 28, 1] and config["preprocessing"] == "pixels/255"
+    assert config["versions"]["tensorflow"] and config["versions"]["keras"]
+    assert config["data"]["splits"]["train"] + config["data"]["splits"]["val"] == 1200
+    rows = _history(run_dir)
+    assert len(rows) == 1 and rows[0]["epoch"] == "1"
+    for col in ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds", "ms_per_step"):
+        assert float(rows[0][col]) >= 0, col
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["training"]["images_per_second"] > 0 and metrics["training"]["seconds"] > 0
+    assert len(metrics["test"]["per_class"]) == 10 and len(metrics["perturbed_test"]["per_class"]) == 10
+    for png in ("curves.png", "confusion.png"):
+        assert (run_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    state = json.loads((run_dir / "checkpoints" / "state.json").read_text())
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["epoch_001.keras", "state.json"]
+    assert state["epochs_done"] == 1
+    assert not [p for p in run_dir.rglob("*") if p.name.endswith(".part")]
+
+
+def test_metrics_equal_sklearn_on_saved_model(one_epoch_run, mnist_npz):
+    import keras
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    run_dir, _ = one_epoch_run
+    data = np.load(mnist_npz)
+    model = keras.models.load_model(run_dir / "model.keras", compile=False)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for key, images in (("test", data["x_test"]), ("perturbed_test", aug.perturb(data["x_test"][..., None])[0])):
+        pred = model.predict(images.reshape(-1, 28, 28, 1).astype("float32") / 255.0, verbose=0).argmax(1)
+        y = data["y_test"]
+        p, r, f, _ = precision_recall_fscore_support(y, pred, average="macro", labels=range(10), zero_division=0)
+        got = metrics[key]
+        assert got["accuracy"] == pytest.approx(accuracy_score(y, pred), abs=1e-6)
+        assert (got["precision"], got["recall"], got["f1"]) == pytest.approx((p, r, f), abs=1e-6)
+        assert got["confusion_matrix"] == confusion_matrix(y, pred, labels=range(10)).tolist()
+        assert [c["support"] for c in got["per_class"]] == np.bincount(y, minlength=10).tolist()
+
+
+@pytest.mark.slow
+def test_resume_continues_epoch_count(tmp_path, one_epoch_run, run_cli):
+    import shutil
+
+    run_dir, _ = one_epoch_run
+    resumed = tmp_path / "r1"
+    shutil.copytree(run_dir, resumed)
+    res = run_cli("train", "--resume", resumed, "--epochs", "2", "--quiet")
+    assert res.code == 0, res.err
+    rows = _history(resumed)
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert rows[0] == _history(run_dir)[0]  # epoch 1 kept as it was
+    # the optimizer continued: its step counter went on from epoch 1's
+    import keras
+
+    ckpt = keras.models.load_model(resumed / "checkpoints" / "epoch_002.keras")
+    steps = int(json.loads((run_dir / "metrics.json").read_text())["training"]["train_images_per_epoch"] / 64 + 0.999)
+    assert int(ckpt.optimizer.iterations.numpy()) == 2 * steps
+    config = json.loads((resumed / "config.json").read_text())
+    assert config["resumed"][0]["at_epoch"] == 1 and config["settings"]["epochs"] == 2
+    # a resumed run keeps its settings
+    bad = run_cli("train", "--resume", resumed, "--epochs", "3", "--batch-size", "32")
+    assert_one_line_error(bad, "--batch-size")
+
+
+def test_existing_run_dir_needs_force(tmp_path, one_epoch_run, run_cli, mnist_npz):
+    run_dir, _ = one_epoch_run
+    before = (run_dir / "metrics.json").read_bytes()
+    res = _train(run_cli, mnist_npz, run_dir.parent, "--name", "r1", "--epochs", "1")
+    assert_one_line_error(res, str(run_dir), "--force")
+    assert (run_dir / "metrics.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--model", "nosuchnet"], "nosuchnet"),
+    (["--epochs", "0"], "--epochs"),
+    (["--batch-size", "-4"], "--batch-size"),
+    (["--val-split", "1.0"], "--val-split"),
+    (["--limit", "0"], "--limit"),
+    (["--recipe", "fast"], "--recipe"),
+    (["--augment", "mixup"], "--augment"),
+    (["--dataset", "/no/such/mnist.npz"], "/no/such/mnist.npz"),
+    (["--dataset", "BAD_NPZ"], "BAD_NPZ"),
+])
+def test_bad_arguments_one_line_error_and_no_run_dir(tmp_path, run_cli, args, fragment):
+    if "BAD_NPZ" in args:
+        bad = tmp_path / "broken.npz"
+        bad.write_bytes(b"this is not a zip file")
+        args = [str(bad) if a == "BAD_NPZ" else a for a in args]
+        fragment = str(bad)
+    base = {"--model": MODEL}
+    for flag, value in zip(args[::2], args[1::2]):
+        base[flag] = value
+    out = tmp_path / "runs"
+    res = run_cli("train", *[x for kv in base.items() for x in kv], "--out", out, "--quiet")
+    assert_one_line_error(res, fragment)
+    assert not out.exists()
+
+
+def test_train_needs_a_model(run_cli, tmp_path):
+    assert_one_line_error(run_cli("train", "--out", tmp_path / "runs"), "--model")
+
+
+@pytest.mark.slow
+def test_same_seed_same_metrics(tmp_path, one_epoch_run, mnist_npz):
+    from edgenets.train import train_run
+
+    _, a = one_epoch_run  # seed 0, same settings
+    b = train_run(MODEL, str(mnist_npz), epochs=1, batch_size=64, augment="online", out=tmp_path, name="again",
+                  quiet=True)
+    assert a["history"][0]["loss"] == pytest.approx(b["history"][0]["loss"], rel=1e-4)
+    assert a["history"][0]["val_accuracy"] == pytest.approx(b["history"][0]["val_accuracy"], abs=2e-3)
+    for key in ("test", "perturbed_test"):
+        assert a["metrics"][key]["accuracy"] == pytest.approx(b["metrics"][key]["accuracy"], abs=2e-3)
+
+
+def test_seed_augmentation_doubles_with_darkened_shifted_copies(mnist_small):
+    x, y = mnist_small.x_train[:300], mnist_small.y_train[:300]
+    x2, y2 = aug.seed_augment(x, y, seed=7)
+    assert x2.shape == (600, 28, 28, 1) and x2.dtype == np.uint8
+    np.testing.assert_array_equal(x2[:300], x)
+    np.testing.assert_array_equal(y2, np.concatenate([y, y]))
+    params = aug.draw_params(300, seed=7)
+    copies = x2[300:]
+    for i in range(300):  # expected copy built independently: pad, crop at the offset, scale, floor
+        dy, dx, f = int(params["dy"][i]), int(params["dx"][i]), float(params["factor"][i])
+        m = aug.MAX_SHIFT
+        padded = np.pad(x[i, ..., 0], m)
+        moved = padded[m - dy:m - dy + 28, m - dx:m - dx + 28]
+        expected = np.floor(moved.astype(np.float32) * np.float32(f)).astype(np.uint8)
+        np.testing.assert_array_equal(copies[i, ..., 0], expected)
+    assert np.all((params["factor"] >= 0.5) & (params["factor"] <= 0.8))
+    assert (copies.reshape(300, -1).sum(1) < x.reshape(300, -1).sum(1)).all()  # every copy is darker
+    assert np.mean((params["dy"] != 0) | (params["dx"] != 0)) > 0.8  # and nearly all moved
+    # seeded: same seed same copies, other seed other copies
+    np.testing.assert_array_equal(aug.seed_augment(x, y, seed=7)[0], x2)
+    assert not np.array_equal(aug.seed_augment(x, y, seed=8)[0][300:], copies)
+
+
+def test_online_augmentation_is_seeded_shift_and_darken(mnist_small):
+    import tensorflow as tf
+
+    x = mnist_small.x_train[:64].astype(np.float32) / 255.0
+    a = aug.online_augment(tf.constant(x), tf.constant([5, 9], tf.int64)).numpy()
+    b = aug.online_augment(tf.constant(x), tf.constant([5, 9], tf.int64)).numpy()
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == x.shape and a.max() <= 1.0 and a.min() >= 0.0
+    n_darkened = 0
+    for i in range(64):  # each output is an integer shift of its input (-2..2 px) times a factor in [0.5, 1]
+        matches = []
+        for dy in range(-2, 3):
+            for dx in range(-2, 3):
+                moved = aug.shift(x[i:i + 1], np.array([dy]), np.array([dx]))[0]
+                factor = a[i].sum() / moved.sum()
+                if np.allclose(a[i], moved * factor, atol=1e-5):
+                    matches.append(factor)
+        assert matches and 0.5 - 1e-4 <= matches[0] <= 1.0 + 1e-4, i
+        n_darkened += matches[0] < 0.999
+    assert 10 < n_darkened < 54  # about half are darkened
