@@ -1,0 +1,27 @@
+"""`edgenets report`: the study as Markdown, HTML and plots."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
+
+
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="Run directories written by `edgenets train` (and export).")],
+    bench: Annotated[Optional[list[Path]], typer.Option("--bench", help="Results JSON from `edgenets bench` (repeatable).")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for index.md, index.html and the PNG plots.")] = Path("report"),
+) -> None:
+    """Build the study report: models, training convergence, efficiency, evaluation, and the reference study beside ours."""
+    from edgenets.report import build_report
+
+    command = "edgenets " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["report"] else ""
+    paths = build_report(runs, bench or [], out, command=command)
+    typer.echo(f"report: {paths['markdown']}, {paths['html']} and {len(paths['images'])} plots in {out}")
