@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from edgenets.data import BUILTINS
@@ -45,3 +46,77 @@ def test_fetch_interrupted_leaves_only_verified_files(tmp_path, sig, delay):
                           env={**os.environ, "EDGENETS_HOME": str(tmp_path)}, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in folder.iterdir()) == sorted(BUILTINS["mnist"].sha256)
+
+
+# ----------------------------------------------------------------------------- train, export, bench
+
+
+def _wait_for(predicate, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"process ended early ({proc.returncode}): {err[-2000:]}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("timed out waiting for the process to get there")
+        time.sleep(0.2)
+
+
+def _no_partial_files(folder: Path) -> None:
+    leftovers = [p for p in folder.rglob("*") if p.name.endswith(".part")]
+    assert not leftovers, f"partial files left behind: {leftovers}"
+
+
+@pytest.fixture(scope="module")
+def small_npz(tmp_path_factory, mnist_small):
+    path = tmp_path_factory.mktemp("data") / "small.npz"
+    np.savez(path, x_train=mnist_small.x_train[:800], y_train=mnist_small.y_train[:800],
+             x_test=mnist_small.x_test[:200], y_test=mnist_small.y_test[:200])
+    return path
+
+
+@pytest.mark.slow
+def test_train_killed_mid_epoch_resumes_from_the_last_completed_epoch(tmp_path, small_npz):
+    run = tmp_path / "k"
+    args = ["train", "--model", "shufflenet", "--dataset", str(small_npz), "--epochs", "3", "--batch-size", "32",
+            "--out", str(tmp_path), "--name", "k", "--quiet"]
+    proc = _start(args, {})
+    state = run / "checkpoints" / "state.json"
+    _wait_for(lambda: state.is_file(), proc, timeout=240)  # epoch 1 committed
+    time.sleep(0.5)  # into epoch 2
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "edgenets train --resume" in err and "Traceback" not in err
+    _no_partial_files(run)
+    import json
+
+    done = json.loads(state.read_text())["epochs_done"]
+    assert 1 <= done < 3
+    resumed = subprocess.run([sys.executable, "-m", "edgenets", "train", "--resume", str(run), "--quiet"],
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    history = (run / "history.csv").read_text().strip().splitlines()
+    assert [line.split(",")[0] for line in history[1:]] == ["1", "2", "3"]
+    assert (run / "metrics.json").is_file()
+    _no_partial_files(run)
+
+
+@pytest.mark.slow
+def test_bench_killed_writes_no_results_file(tmp_path, small_npz):
+    from edgenets.export.convert import to_tflite
+    from edgenets.models import create_model
+
+    model = tmp_path / "m.tflite"
+    model.write_bytes(to_tflite(create_model("shufflenet"), "float32"))
+    out = tmp_path / "results.json"
+    proc = _start(["bench", str(model), "--dataset", str(small_npz), "--runs", "10000000", "--min-seconds", "120",
+                   "--output", str(out)], {})
+    time.sleep(8)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert err.strip().splitlines()[-1] == "error: interrupted"
+    assert not out.exists()
+    _no_partial_files(tmp_path)
