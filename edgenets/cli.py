@@ -30,6 +30,11 @@ app = typer.Typer(
 # Order here is the order in `edgenets --help`.
 COMMAND_MODULES = (
     "edgenets.commands.data",
+    "edgenets.commands.models",
+    "edgenets.commands.train",
+    "edgenets.commands.export",
+    "edgenets.commands.bench",
+    "edgenets.commands.report",
 )
 
 
