@@ -22,9 +22,31 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
+# The main job on a short default (about 10 minutes on 2 cores once installed): train the reference
+# MobileNet and ShuffleNet, export float32 + int8, bench both, print the float-vs-int8 table and write
+# the report. The full-length study: make demo DEMO_EPOCHS=15 DEMO_LIMIT= DEMO_RECIPE=seed
+DEMO_MODELS ?= mobilenet shufflenet
+DEMO_RECIPE ?= default
+DEMO_EPOCHS ?= 3
+DEMO_LIMIT ?= 12000
+DEMO_OUT ?= runs/demo
+DEMO_BENCH_ARGS ?=
+DEMO_RUNS := $(addprefix $(DEMO_OUT)/,$(DEMO_MODELS))
+
 demo: $(STAMP)
 	$(EDGENETS) data fetch mnist
-	$(EDGENETS) data info mnist
+	@set -e; for m in $(DEMO_MODELS); do \
+	  echo "== train $$m ($(DEMO_RECIPE) recipe, $(DEMO_EPOCHS) epochs, $(or $(DEMO_LIMIT),all) training images)"; \
+	  $(EDGENETS) train --model $$m --recipe $(DEMO_RECIPE) --epochs $(DEMO_EPOCHS) $(if $(DEMO_LIMIT),--limit $(DEMO_LIMIT)) \
+	    --out $(DEMO_OUT) --name $$m --force --quiet; \
+	  echo "== export $$m"; \
+	  $(EDGENETS) export $(DEMO_OUT)/$$m --int8; \
+	done
+	@echo "== bench (LiteRT, this CPU)"
+	$(EDGENETS) bench $(addsuffix /export/model_float32.tflite,$(DEMO_RUNS)) $(addsuffix /export/model_int8.tflite,$(DEMO_RUNS)) \
+	  --output $(DEMO_OUT)/bench-cpu.json $(DEMO_BENCH_ARGS)
+	$(EDGENETS) report $(DEMO_RUNS) --bench $(DEMO_OUT)/bench-cpu.json --out $(DEMO_OUT)/report
+	@echo "== done: open $(DEMO_OUT)/report/index.html"
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
