@@ -64,19 +64,13 @@ def _precision_list(precisions: Iterable[str]) -> list[str]:
 
 
 def _versions() -> dict:
-    import importlib.metadata as md
-
-    def version(dist: str) -> Optional[str]:
-        try:
-            return md.version(dist)
-        except md.PackageNotFoundError:
-            return None
+    from edgenets._meta import dist_version
 
     return {
         "name": "tf.lite.TFLiteConverter.from_saved_model (keras Model.export, batch 1)",
-        "tensorflow": version("tensorflow") or version("tensorflow-cpu"),
-        "keras": version("keras"),
-        "ai_edge_litert": version("ai-edge-litert"),
+        "tensorflow": dist_version("tensorflow"),
+        "keras": dist_version("keras"),
+        "ai_edge_litert": dist_version("ai-edge-litert"),
     }
 
 

@@ -146,14 +146,11 @@ def make_splits(data: Dataset, settings: Settings) -> Splits:
 
 
 def _versions() -> dict:
-    import importlib.metadata as md
+    from edgenets._meta import dist_version
 
     out = {"python": platform.python_version()}
     for dist in ("edgenets", "tensorflow", "keras", "numpy", "scikit-learn", "pandas", "matplotlib"):
-        try:
-            out[dist] = md.version(dist)
-        except md.PackageNotFoundError:
-            out[dist] = None
+        out[dist] = dist_version(dist)
     return out
 
 
