@@ -394,3 +394,13 @@ def test_tensorflow_runtime_is_the_last_resort_and_agrees(bench_doc, tiny_models
     row = doc["results"][0]
     assert row["status"] == "ok" and row["runtime"] == "tensorflow" and doc["environment"]["runtime"] == "tensorflow"
     assert row["metrics"]["accuracy"] == _rows(bench_doc, precision="int8")[0]["metrics"]["accuracy"]
+
+
+def test_missing_model_file_is_a_failed_row_and_the_rest_completes(run_cli, tiny_models, tmp_path):
+    out = tmp_path / "r.json"
+    missing = tmp_path / "gone.tflite"
+    res = run_cli("bench", missing, tiny_models[("gap", "float32")], *FAST, "--output", out)
+    assert res.code == 1 and "Traceback" not in res.err
+    rows = {Path(r["path"]).name: r for r in json.loads(out.read_text())["results"]}
+    assert rows["gone.tflite"]["status"] == "error" and "file not found" in rows["gone.tflite"]["error"]
+    assert rows[Path(tiny_models[("gap", "float32")]).name]["status"] == "ok"
