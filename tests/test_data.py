@@ -206,6 +206,13 @@ def test_split_is_stratified_and_seeded(mnist):
     assert np.all(np.abs(np.bincount(a[3], minlength=10) - expected) <= 1)
 
 
+@pytest.mark.parametrize("n", [1, 9, 10, 990, 995, 999, 1000, 1500])
+def test_stratified_subset_of_any_size(n):
+    y = np.repeat(np.arange(10), 100)
+    idx = stratified_indices(y, n, seed=0)
+    assert len(idx) == min(n, 1000) and len(np.unique(idx)) == len(idx)
+
+
 def test_stratified_subset(mnist):
     idx = stratified_indices(mnist.y_test, 1000, seed=0)
     assert len(np.unique(idx)) == 1000

@@ -137,6 +137,9 @@ def test_existing_run_dir_needs_force(tmp_path, one_epoch_run, run_cli, mnist_np
     (["--augment", "mixup"], "--augment"),
     (["--dataset", "/no/such/mnist.npz"], "/no/such/mnist.npz"),
     (["--dataset", "BAD_NPZ"], "BAD_NPZ"),
+    (["--seed", "-1"], "--seed"),
+    (["--name", "../escape"], "--name"),
+    (["--name", ".."], "--name"),
 ])
 def test_bad_arguments_one_line_error_and_no_run_dir(tmp_path, run_cli, args, fragment):
     if "BAD_NPZ" in args:
@@ -151,6 +154,15 @@ def test_bad_arguments_one_line_error_and_no_run_dir(tmp_path, run_cli, args, fr
     res = run_cli("train", *[x for kv in base.items() for x in kv], "--out", out, "--quiet")
     assert_one_line_error(res, fragment)
     assert not out.exists()
+
+
+def test_force_never_deletes_a_folder_that_is_not_a_run(tmp_path, run_cli):
+    precious = tmp_path / "out" / "photos"
+    precious.mkdir(parents=True)
+    (precious / "holiday.jpg").write_bytes(b"irreplaceable")
+    res = run_cli("train", "--model", MODEL, "--out", tmp_path / "out", "--name", "photos", "--force", "--quiet")
+    assert_one_line_error(res, str(precious), "not a run directory")
+    assert (precious / "holiday.jpg").read_bytes() == b"irreplaceable"
 
 
 def test_train_needs_a_model(run_cli, tmp_path):

@@ -17,7 +17,8 @@ def stratified_indices(y: np.ndarray, n: int, seed: int) -> np.ndarray:
         return np.arange(len(y))
     idx = np.arange(len(y))
     _, counts = np.unique(y, return_counts=True)
-    stratify = y if n >= len(counts) and counts.min() >= 2 else None
+    # sklearn can only stratify when both sides get at least one image of every class
+    stratify = y if min(n, len(y) - n) >= len(counts) and counts.min() >= 2 else None
     chosen, _ = train_test_split(idx, train_size=n, random_state=seed, stratify=stratify)
     return np.sort(chosen)
 

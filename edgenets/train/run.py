@@ -64,6 +64,8 @@ def _resolve(model, dataset, recipe, epochs, batch_size, augment, val_split, see
         raise InputError(f"--limit must be > 0. Received: {limit}")
     if augment not in AUGMENTATIONS:
         raise InputError(f"--augment: unknown augmentation {augment!r}: choose one of {', '.join(AUGMENTATIONS)}")
+    if not 0 <= seed < 2**32:
+        raise InputError(f"--seed must be between 0 and 2**32 - 1. Received: {seed}")
     return Settings(model, str(dataset), rec.name, int(epochs), int(batch_size), augment, float(val_split),
                     int(seed), None if limit is None else int(limit)), rec
 
@@ -229,9 +231,15 @@ def train_run(
         rec = get_recipe(settings.recipe)
     else:
         settings, rec = _resolve(model, spec, recipe, epochs, batch_size, augment, val_split, seed, limit)
-        run_dir = Path(out) / (name or default_name(settings))
+        run_name = name or default_name(settings)
+        if Path(run_name).name != run_name or run_name in (".", ".."):
+            raise InputError(f"--name must be a plain folder name (no '/', '.' or '..'). Received: {run_name!r}")
+        run_dir = Path(out) / run_name
         if run_dir.exists() and not force:
             raise InputError(f"{run_dir}: run directory exists (use --force to overwrite or --resume {run_dir})")
+        if run_dir.exists() and not (run_dir / "config.json").is_file() and any(run_dir.iterdir()):
+            # --force replaces a run, never an arbitrary folder
+            raise InputError(f"{run_dir}: exists and is not a run directory (no config.json); --force will not delete it")
     data = data_obj if data_obj is not None else load_dataset(settings.dataset, quiet=quiet)
     splits = make_splits(data, settings)
     x_train, y_train = splits.x_train, splits.y_train
