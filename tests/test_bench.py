@@ -223,7 +223,7 @@ def test_cpu_ref_runs_without_the_default_delegate(run_cli, tiny_models, tmp_pat
 
 @pytest.mark.parametrize("args, fragment", [
     (["--threads", "0"], "--threads"), (["--device", "gpu"], "--device"), (["--runs", "0"], "--runs"),
-    (["--runtime", "onnx"], "--runtime"), (["--format", "xml"], "--format"),
+    (["--runtime", "onnx"], "--runtime"), (["--format", "xml"], "--format"), (["--min-seconds", "inf"], "--min-seconds"),
 ])
 def test_bad_options_are_one_line_errors(run_cli, tiny_models, args, fragment):
     assert_one_line_error(run_cli("bench", tiny_models[("gap", "float32")], *args), fragment)
@@ -404,3 +404,14 @@ def test_missing_model_file_is_a_failed_row_and_the_rest_completes(run_cli, tiny
     rows = {Path(r["path"]).name: r for r in json.loads(out.read_text())["results"]}
     assert rows["gone.tflite"]["status"] == "error" and "file not found" in rows["gone.tflite"]["error"]
     assert rows[Path(tiny_models[("gap", "float32")]).name]["status"] == "ok"
+
+
+@pytest.mark.parametrize("name, fragment", [("r.html", "unknown suffix"), ("adir", "is a directory")])
+def test_bad_output_fails_before_the_benchmark(run_cli, tiny_models, tmp_path, name, fragment):
+    target = tmp_path / name
+    if name == "adir":
+        target = tmp_path / "adir.json"
+        target.mkdir()
+    res = run_cli("bench", tiny_models[("gap", "float32")], *FAST, "--output", target)
+    assert_one_line_error(res, "--output", fragment)
+    assert "results:" not in res.out  # nothing was measured

@@ -25,7 +25,8 @@ def test_run_without_metrics(run_cli, tmp_path):
 
 
 @pytest.mark.parametrize("content, fragment", [("{not json", "not readable JSON"), ("[1, 2]", "expected a JSON object"),
-                                               ('{"test": {}}', "training: missing")])
+                                               ('{"test": {}}', "training: missing"),
+                                               ('{"test": {}, "training": {}}', "test.accuracy: missing")])
 def test_malformed_metrics(run_cli, tmp_path, content, fragment):
     run = tmp_path / "run"
     run.mkdir()
@@ -38,7 +39,8 @@ def test_foreign_bench_file(run_cli, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text("{}")
-    (run / "metrics.json").write_text(json.dumps({"test": {}, "training": {}}))
+    (run / "metrics.json").write_text(json.dumps({"test": dict.fromkeys(["accuracy", "precision", "recall", "f1"], 0.5),
+                                                  "training": {}}))
     bench = tmp_path / "other.json"
     bench.write_text(json.dumps({"schema": "someone-else/2"}))
     assert_one_line_error(run_cli("report", run, "--bench", bench, "--out", tmp_path / "r"), str(bench), "schema")

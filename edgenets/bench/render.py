@@ -123,7 +123,26 @@ def check_format(fmt: str) -> str:
 
 
 def format_for_output(path: str) -> str:
-    """--output's format: from its suffix (.json/.csv/.md/.txt); JSON for anything else."""
+    """--output's format, from its suffix (.json/.csv/.md/.txt)."""
     from pathlib import Path
 
-    return SUFFIX_FORMATS.get(Path(path).suffix.lower(), "json")
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIX_FORMATS:
+        raise InputError(f"--output {path}: unknown suffix {suffix or '(none)'!r}; use one of {', '.join(SUFFIX_FORMATS)}")
+    return SUFFIX_FORMATS[suffix]
+
+
+def check_output(path) -> None:
+    """Fail before the work, not after it: a known suffix, not a folder, a folder to write into."""
+    import os
+    from pathlib import Path
+
+    if path is None:
+        return
+    path = Path(path)
+    format_for_output(str(path))
+    if path.is_dir():
+        raise InputError(f"--output {path}: is a directory")
+    parent = path.parent if str(path.parent) else Path(".")
+    if parent.exists() and not os.access(parent, os.W_OK):
+        raise InputError(f"--output {path}: cannot write into {parent}")

@@ -217,8 +217,8 @@ def validate_options(*, device: str, runs: int, warmup: int, min_seconds: float,
         raise InputError(f"--runs must be >= 1. Received: {runs}")
     if warmup < 0:
         raise InputError(f"--warmup must be >= 0. Received: {warmup}")
-    if not min_seconds >= 0:
-        raise InputError(f"--min-seconds must be >= 0. Received: {min_seconds}")
+    if not 0 <= min_seconds < 86400:  # also rejects NaN and inf
+        raise InputError(f"--min-seconds must be >= 0 and finite. Received: {min_seconds}")
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be >= 1. Received: {limit}")
 

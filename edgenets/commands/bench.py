@@ -1,4 +1,7 @@
-"""`edgenets bench` and `edgenets compare`: the device side. Never imports TensorFlow (unless --runtime tensorflow)."""
+"""`edgenets bench` and `edgenets compare`: the device side.
+
+They import TensorFlow only when it is the runtime: `--runtime tensorflow`, or `auto` on a machine
+with neither ai-edge-litert nor tflite-runtime."""
 
 from __future__ import annotations
 
@@ -43,11 +46,12 @@ def bench(
     A model that cannot be loaded or run becomes a row with status 'error'; the others still run.
     Exit code 1 if any row failed (after printing and writing everything).
     """
-    from edgenets.bench.render import check_format, render_bench
+    from edgenets.bench.render import check_format, check_output, render_bench
     from edgenets.bench.runner import failed, run_bench
     from edgenets.errors import EdgenetsError
 
     check_format(fmt)
+    check_output(output)
     doc = run_bench(models, device=device, delegate=delegate, threads=threads, runs=runs, warmup=warmup,
                     min_seconds=min_seconds, dataset=dataset, limit=limit, runtime=runtime,
                     log=lambda line: typer.echo(line, err=True))
@@ -63,9 +67,10 @@ def compare(
     output: Annotated[Optional[Path], typer.Option(help="Also write the merged table here (.json, .csv or .md by suffix).")] = None,
 ) -> None:
     """Merge results from several machines into one table: rows (model, precision, threads), a column group per device."""
-    from edgenets.bench.render import check_format, render_compare
+    from edgenets.bench.render import check_format, check_output, render_compare
     from edgenets.bench.results import load
 
     check_format(fmt)
+    check_output(output)
     docs = [(str(f), load(f)) for f in files]
     _emit(render_compare(docs, fmt), output, lambda f: render_compare(docs, f))

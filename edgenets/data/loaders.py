@@ -263,7 +263,7 @@ def load_image_folder(folder: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, 
     classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not classes:
         raise InputError(f"{folder}: no class sub-folders (expected e.g. {folder}/0/*.png, {folder}/1/*.png, ...)")
-    if classes == [str(i) for i in range(len(classes))] or all(c.isdigit() for c in classes):
+    if all(c.isdigit() for c in classes):
         classes = sorted(classes, key=int)
     images, labels = [], []
     for label, cls in enumerate(classes):
@@ -276,7 +276,7 @@ def load_image_folder(folder: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, 
                     if im.size != (SIDE, SIDE):
                         im = im.resize((SIDE, SIDE), Image.BILINEAR)
                     images.append(np.asarray(im, dtype=np.uint8))
-            except (OSError, SyntaxError, ValueError) as exc:
+            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
                 raise InputError(f"{file}: not a readable image ({exc.__class__.__name__})") from None
             labels.append(label)
     if not images:

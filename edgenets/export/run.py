@@ -112,6 +112,8 @@ def export_run(run_dir: str | Path, *, precisions: Iterable[str] = ("float32",),
         raise InputError(f"{run_dir}: run directory not found")
     config = _read_config(run_dir)
     model_path = run_dir / "model.keras"
+    # every export is verified in LiteRT: fail now, not after minutes of conversion with files half done
+    require("ai_edge_litert.interpreter", "device", "edgenets export (verifying the .tflite files)")
     model = _load_model(model_path)
     data = load_dataset(config["dataset"], quiet=True)
     seed, val_split = int(config["seed"]), float(config["val_split"] or 0.0)

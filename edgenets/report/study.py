@@ -73,6 +73,9 @@ def load_run(path: str | Path) -> Run:
     for key in ("test", "training"):
         if not isinstance(metrics.get(key), dict):
             raise InputError(f"{path / 'metrics.json'}: {key}: missing")
+    for key in ("accuracy", "precision", "recall", "f1"):
+        if not isinstance(metrics["test"].get(key), (int, float)):
+            raise InputError(f"{path / 'metrics.json'}: test.{key}: missing or not a number")
     history: list[dict] = []
     if (path / "history.csv").is_file():
         with open(path / "history.csv", newline="") as f:
