@@ -117,6 +117,8 @@ def test_resume_continues_epoch_count(tmp_path, one_epoch_run, run_cli):
     # a resumed run keeps its settings
     bad = run_cli("train", "--resume", resumed, "--epochs", "3", "--batch-size", "32")
     assert_one_line_error(bad, "--batch-size")
+    for flag, value in (("--seed", "5"), ("--recipe", "seed"), ("--val-split", "0.2")):
+        assert_one_line_error(run_cli("train", "--resume", resumed, "--epochs", "3", flag, value), flag)
 
 
 def test_existing_run_dir_needs_force(tmp_path, one_epoch_run, run_cli, mnist_npz):

@@ -16,13 +16,13 @@ def register(app: typer.Typer) -> None:
 
 def train(
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="A registered model (see `edgenets models`).")] = None,
-    dataset: Annotated[str, typer.Option(help="mnist, fashion-mnist, or a path (IDX dir, CSV, NPZ, image folder).")] = "mnist",
+    dataset: Annotated[Optional[str], typer.Option(help="mnist, fashion-mnist, or a path (IDX dir, CSV, NPZ, image folder). [default: mnist]")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs (default: the recipe's).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Batch size (default: the recipe's; the LR follows it).")] = None,
     augment: Annotated[Optional[str], typer.Option(help="none | online | seed (default: the recipe's).")] = None,
-    recipe: Annotated[str, typer.Option(help="seed (the reference study) | default (ours: faster, more accurate).")] = "default",
-    val_split: Annotated[float, typer.Option(help="Fraction of the training images held out for validation.")] = 0.1,
-    seed: Annotated[int, typer.Option(help="Seed for splits, shuffles, augmentation and initialisation.")] = 0,
+    recipe: Annotated[Optional[str], typer.Option(help="seed (the reference study) | default (ours: faster, more accurate). [default: default]")] = None,
+    val_split: Annotated[Optional[float], typer.Option(help="Fraction of the training images held out for validation. [default: 0.1]")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for splits, shuffles, augmentation and initialisation. [default: 0]")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Train on N stratified images (validation in proportion).")] = None,
     name: Annotated[Optional[str], typer.Option(help="Run directory name (default: MODEL-DATASET-RECIPE-sSEED).")] = None,
     out: Annotated[Path, typer.Option(help="Parent folder of run directories.")] = Path("runs"),

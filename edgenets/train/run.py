@@ -199,14 +199,14 @@ def _predict(model, x: np.ndarray) -> np.ndarray:
 
 def train_run(
     model: str,
-    dataset: Union[str, Dataset] = "mnist",
+    dataset: Union[str, Dataset, None] = None,
     *,
-    recipe: str = "default",
+    recipe: Optional[str] = None,
     epochs: Optional[int] = None,
     batch_size: Optional[int] = None,
     augment: Optional[str] = None,
-    val_split: float = 0.1,
-    seed: int = 0,
+    val_split: Optional[float] = None,
+    seed: Optional[int] = None,
     limit: Optional[int] = None,
     name: Optional[str] = None,
     out: Union[str, Path] = "runs",
@@ -219,18 +219,20 @@ def train_run(
 
     ``dataset`` is a built-in name, a path, or an in-memory :class:`edgenets.data.Dataset`.
     ``resume`` continues RUN_DIR from its last completed epoch (its own settings; ``epochs`` may
-    be raised). Arguments left as None come from the recipe.
+    be raised; any other setting given must equal the run's). Arguments left as None come from the
+    recipe, or: dataset "mnist", recipe "default", val_split 0.1, seed 0.
     """
     data_obj = dataset if isinstance(dataset, Dataset) else None
-    spec = data_obj.name if data_obj is not None else str(dataset)
+    spec = data_obj.name if data_obj is not None else (None if dataset is None else str(dataset))
     if resume is not None:
         run_dir = Path(resume)
-        overrides = {"model": None if model is None else model, "recipe": None, "batch_size": batch_size,
-                     "augment": augment, "epochs": epochs, "limit": limit}
+        overrides = {"model": model, "dataset": spec, "recipe": recipe, "batch_size": batch_size,
+                     "augment": augment, "val_split": val_split, "seed": seed, "epochs": epochs, "limit": limit}
         settings = _resume_settings(run_dir, overrides)
         rec = get_recipe(settings.recipe)
     else:
-        settings, rec = _resolve(model, spec, recipe, epochs, batch_size, augment, val_split, seed, limit)
+        settings, rec = _resolve(model, spec or "mnist", recipe or "default", epochs, batch_size, augment,
+                                 0.1 if val_split is None else val_split, 0 if seed is None else seed, limit)
         run_name = name or default_name(settings)
         if Path(run_name).name != run_name or run_name in (".", ".."):
             raise InputError(f"--name must be a plain folder name (no '/', '.' or '..'). Received: {run_name!r}")
