@@ -415,3 +415,14 @@ def test_bad_output_fails_before_the_benchmark(run_cli, tiny_models, tmp_path, n
     res = run_cli("bench", tiny_models[("gap", "float32")], *FAST, "--output", target)
     assert_one_line_error(res, "--output", fragment)
     assert "results:" not in res.out  # nothing was measured
+
+
+def test_pairing_name_survives_copying_to_a_board(tmp_path):
+    from edgenets.bench.runner import model_name
+
+    copied = tmp_path / "pi-home" / "model_int8.tflite"  # scp'd out of runs/mobilenet-a/export/
+    sidecar = {"source": {"run_dir": "/work/runs/mobilenet-a", "model": "mobilenet"}}
+    assert model_name(copied, sidecar) == "mobilenet-a"
+    assert model_name(copied, None) == "pi-home"  # without a sidecar only the folder is left
+    assert model_name(tmp_path / "runs" / "r1" / "export" / "model_float32.tflite", None) == "r1"
+    assert model_name(tmp_path / "lenet_int8.tflite", {}) == "lenet"
