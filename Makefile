@@ -49,7 +49,7 @@ demo: $(STAMP)
 	@echo "== done: open $(DEMO_OUT)/report/index.html"
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .venv-device .venv-legacy .pytest_cache build *.egg-info
 
 # tflite-runtime 2.14 (the last release, still on many Raspberry Pi images) needs numpy<2, so it gets its
 # own venv; tests/test_export.py runs exported models in it (edgenets/export/_legacy_check.py).

@@ -25,6 +25,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        fd = os.open(tmp_path, os.O_RDONLY)
+        try:  # on disk before it gets the real name, so a power cut cannot leave a renamed empty file
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)

@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ def demo(tmp_path_factory):
         pytest.skip("make not installed")
     out = tmp_path_factory.mktemp("demo") / "runs"
     proc = subprocess.run(
-        ["make", "-s", "demo", "DEMO_EPOCHS=1", "DEMO_LIMIT=800", f"DEMO_OUT={out}",
+        ["make", "-s", "demo", f"VENV={sys.prefix}", "DEMO_EPOCHS=1", "DEMO_LIMIT=800", f"DEMO_OUT={out}",
          "DEMO_BENCH_ARGS=--limit 500 --runs 50 --warmup 5 --min-seconds 0.2"],
         cwd=ROOT, capture_output=True, text=True, timeout=900,
     )

@@ -64,7 +64,7 @@ def _wait_for(predicate, proc: subprocess.Popen, timeout: float) -> None:
 
 
 def _no_partial_files(folder: Path) -> None:
-    leftovers = [p for p in folder.rglob("*") if p.name.endswith(".part")]
+    leftovers = [p for p in folder.rglob("*") if ".part" in p.name]  # x.part and x.part.keras
     assert not leftovers, f"partial files left behind: {leftovers}"
 
 

@@ -60,7 +60,7 @@ class PeakRss:
 
     def __enter__(self) -> "PeakRss":
         if not reset_peak():
-            self.method = "ru_maxrss (process peak, not reset)"
+            self.method = "process peak (VmHWM or ru_maxrss), could not be reset: includes earlier peaks"
         self._before = rss_bytes() if rss_bytes() is not None else peak_rss_bytes()
         return self
 

@@ -163,7 +163,7 @@ def default_name(settings: Settings) -> str:
 
 def _config(settings: Settings, recipe: Recipe, data: Dataset, splits: Splits, peak_lr: float) -> dict:
     return {
-        # the shared contract (CONVENTIONS.md): export and report read these
+        # the keys export and report read (docs/training.md)
         "model": settings.model,
         "dataset": settings.dataset,
         "seed": settings.seed,
