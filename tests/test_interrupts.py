@@ -120,3 +120,29 @@ def test_bench_killed_writes_no_results_file(tmp_path, small_npz):
     assert err.strip().splitlines()[-1] == "error: interrupted"
     assert not out.exists()
     _no_partial_files(tmp_path)
+
+
+@pytest.mark.slow
+def test_export_killed_leaves_only_complete_files(tmp_path, small_npz):
+    from edgenets.train import train_run
+
+    train_run("shufflenet", str(small_npz), epochs=1, batch_size=64, out=tmp_path, name="r", quiet=True, log=lambda m: None)
+    run = tmp_path / "r"
+    proc = _start(["export", str(run), "--int8", "--float16", "--dynamic", "--calib-samples", "100"], {})
+    export = run / "export"
+    _wait_for(lambda: (export / "model_float32.tflite").is_file(), proc, timeout=240)  # mid-way: float32 is out
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("export finished before the signal arrived")
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    _no_partial_files(export)
+    import json
+
+    from edgenets._io import sha256_file
+
+    for sidecar in export.glob("model_*.json"):  # every sidecar describes a complete model file
+        doc = json.loads(sidecar.read_text())
+        assert sha256_file(export / doc["file"]) == doc["sha256"]
+    assert not (export / "export.json").exists()  # the summary is written last, only when all is done
