@@ -21,7 +21,6 @@ subset); no validation split is held out, since the target is measured on the te
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys

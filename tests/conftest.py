@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 
-import numpy as np
 import pytest
 
 # Keep TensorFlow quiet and deterministic-ish in tests; set before anything imports it.

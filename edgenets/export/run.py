@@ -118,7 +118,7 @@ def export_run(run_dir: str | Path, *, precisions: Iterable[str] = ("float32",),
     data = load_dataset(config["dataset"], quiet=True)
     seed, val_split = int(config["seed"]), float(config["val_split"] or 0.0)
     calib = None
-    if "int8" in names:
+    if any(PRECISIONS[n].needs_calibration for n in names):  # the formats table says which ones
         calib = calibrate.draw(data, calib_samples, seed=seed, val_split=val_split)
     if data.x_test is not None and data.y_test is not None:
         x_eval, y_eval, eval_split = data.x_test, data.y_test, "test"
@@ -146,7 +146,7 @@ def export_run(run_dir: str | Path, *, precisions: Iterable[str] = ("float32",),
     rows = []
     for name in names:
         path = _io.write_bytes(out_dir / PRECISIONS[name].filename, blobs[name])
-        side = sidecar.build(path, name, config=config, calibration=calib.info if name == "int8" else None,
+        side = sidecar.build(path, name, config=config, calibration=calib.info if PRECISIONS[name].needs_calibration else None,
                              versions=versions, source=source, ops=op_versions(blobs[name]))
         _io.write_json(out_dir / PRECISIONS[name].sidecar_name, side)
         preds = predict(path, x_eval)
