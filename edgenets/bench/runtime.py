@@ -65,15 +65,12 @@ class Runtime:
 
 
 def _version(distribution: str, module: str) -> str:
-    try:
-        from importlib.metadata import PackageNotFoundError, version
+    """The installed distribution's version (tensorflow-cpu counts as tensorflow), else the module's."""
+    from edgenets._meta import dist_version
 
-        try:
-            return version(distribution)
-        except PackageNotFoundError:
-            pass
-    except ImportError:  # pragma: no cover - Python < 3.8
-        pass
+    found = dist_version(distribution)
+    if found:
+        return found
     root = importlib.import_module(module.split(".")[0])
     return str(getattr(root, "__version__", "unknown"))
 
