@@ -40,3 +40,10 @@ def require(module: str, extra: str, purpose: str):
         raise MissingDependencyError(
             f'{purpose} needs {module.split(".")[0]}: pip install "edgenets[{extra}]" ({exc})'
         ) from exc
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-blank line of an exception's message (converter and runtime errors are long
+    native dumps), or the exception's type name when the message is empty."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

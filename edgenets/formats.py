@@ -1,6 +1,6 @@
 """The one table of TFLite precisions: export writes them, bench recognises them.
 
-Every place that needs a precision's file name, dtypes or description reads it from
+Every place that needs a precision's file name, dtypes, calibration need or description reads it from
 :data:`PRECISIONS`; nothing is listed twice (ultralytics' ``export_formats()`` idea).
 This module imports nothing heavy, so the device side (``edgenets bench``) can use it.
 """
@@ -16,10 +16,8 @@ from typing import Optional
 class Precision:
     name: str  # what the CLI and the sidecar call it
     weight_dtype: str  # how the weights are stored in the .tflite file
-    io_dtype: str  # the dtype of the model's input/output tensors ("int8" = default of --io)
     activation_dtype: str  # what the kernels compute in
     needs_calibration: bool  # needs a representative data set to fix activation ranges
-    needs_tf: bool  # producing it needs TensorFlow (every precision does; running it never does)
     description: str
 
     @property
@@ -34,13 +32,13 @@ class Precision:
 PRECISIONS: dict[str, Precision] = {
     p.name: p
     for p in (
-        Precision("float32", "float32", "float32", "float32", False, True,
+        Precision("float32", "float32", "float32", False,
                   "reference float model, no quantisation"),
-        Precision("float16", "float16", "float32", "float32", False, True,
+        Precision("float16", "float16", "float32", False,
                   "float16 weights (half size), dequantised to float32 at load; float I/O"),
-        Precision("dynamic", "int8", "float32", "float32 (int8 matmuls where supported)", False, True,
+        Precision("dynamic", "int8", "float32 (int8 matmuls where supported)", False,
                   "dynamic-range: int8 weights, activations quantised on the fly; float I/O"),
-        Precision("int8", "int8", "int8", "int8", True, True,
+        Precision("int8", "int8", "int8", True,
                   "full-integer: int8 weights and activations (TFLITE_BUILTINS_INT8), "
                   "calibrated on training images; I/O int8 by default (uint8/float32 with --io)"),
     )

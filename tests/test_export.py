@@ -143,6 +143,9 @@ def test_files_and_sidecars_match_the_interpreter(exported, tiny_run):
         assert side["labels"] == [str(i) for i in range(10)] and side["preprocessing"] == "pixels/255"
         assert side["converter"]["tensorflow"] and side["ops"]
         assert (side["calibration"] is not None) == (name == "int8")
+        # the formats table's dtypes, as the file really is: int8 weights/activations show as int8 tensors
+        assert (side["activation_dtype"] == "int8") == (name == "int8") == (side["input"]["dtype"] == "int8")
+        assert side["weight_dtype"] == {"float32": "float32", "float16": "float16"}.get(name, "int8")
     int8 = json.loads((out / "model_int8.json").read_text())
     assert int8["calibration"]["count"] == 500 and int8["calibration"]["split"] == "train"
     assert int8["calibration"]["seed"] == SEED
@@ -341,6 +344,48 @@ def test_bad_input_is_one_line_and_writes_nothing(case, args, fragment, tmp_path
     result = run_cli("export", run, *args)
     assert_one_line_error(result, fragment, code=2)
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written, not even export/
+
+
+def test_unknown_preprocessing_in_config_is_one_line_and_writes_nothing(tmp_path, tiny_run, run_cli):
+    run = _bad_run(tmp_path, tiny_run)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "preprocessing": "pixels/42"}))
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    result = run_cli("export", run, "--int8")
+    assert_one_line_error(result, "config.json: unknown preprocessing 'pixels/42'", code=2)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_export_feeds_the_preprocessing_the_run_was_trained_with(tmp_path, tiny_run, mnist):
+    """A run trained on raw pixels ("pixels"): calibration, the Keras check and LiteRT all use raw pixels."""
+    import keras
+
+    from edgenets.export import export_run
+    from edgenets.export.convert import representative_dataset
+
+    images = mnist.x_train[:3]
+    got = [batch[0] for batch in representative_dataset(images, progress=False, preprocessing="pixels")()]
+    np.testing.assert_array_equal(np.concatenate(got), images.astype(np.float32))
+
+    run = tmp_path / "raw"
+    run.mkdir()
+    model = keras.models.load_model(tiny_run / "model.keras")
+    # the same network, taking raw pixels: its first layer divides by 255 itself
+    inp = keras.Input((28, 28, 1), name="image")
+    raw_model = keras.Model(inp, model(keras.layers.Rescaling(1 / 255.0)(inp)))
+    raw_model.save(run / "model.keras")
+    config = json.loads((tiny_run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "preprocessing": "pixels"}))
+    res = export_run(run, precisions=["int8"], calib_samples=200, progress=False)
+    ref = export_run(tiny_run, precisions=["int8"], calib_samples=200, out=tmp_path / "ref", progress=False)
+    # fed /255 inputs instead, the raw-pixel model would see a near-blank image and score ~10 %
+    assert res["keras_float_accuracy"] == pytest.approx(ref["keras_float_accuracy"], abs=1e-9)
+    for precision in ("float32", "int8"):
+        got = next(r for r in res["models"] if r["precision"] == precision)["accuracy"]
+        want = next(r for r in ref["models"] if r["precision"] == precision)["accuracy"]
+        assert got == pytest.approx(want, abs=0.01), precision
+    side = json.loads((run / "export" / "model_int8.json").read_text())
+    assert side["preprocessing"] == "pixels" and side["input"]["scale"] == pytest.approx(1.0, rel=0.05)
 
 
 def test_bad_io_type_is_a_usage_error(tiny_run, run_cli):

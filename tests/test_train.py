@@ -227,3 +227,29 @@ def test_online_augmentation_is_seeded_shift_and_darken(mnist_small):
         assert matches and 0.5 - 1e-4 <= matches[0] <= 1.0 + 1e-4, i
         n_darkened += matches[0] < 0.999
     assert 10 < n_darkened < 54  # about half are darkened
+
+
+def test_pipeline_scales_pixels_as_the_preprocessing_table_says(mnist_small):
+    """Training feeds what export calibrates on and bench measures with: config.json's preprocessing."""
+    from edgenets.preprocessing import preprocess
+    from edgenets.train.pipeline import eval_dataset, train_dataset
+    from edgenets.train.run import PREPROCESSING
+
+    x, y = mnist_small.x_train[:300], mnist_small.y_train[:300]
+    expected = preprocess(x, PREPROCESSING)
+    evaluated = np.concatenate([b.numpy() for b, _ in eval_dataset(x, y, batch_size=128)])
+    np.testing.assert_allclose(evaluated, expected, rtol=1e-6, atol=0)
+    # the un-augmented training batches are the same images, in a shuffled order
+    batches = list(train_dataset(x, y, batch_size=100, seed=3, augment=False, initial_epoch=0, epochs=1))
+    trained = np.concatenate([b.numpy() for b, _ in batches])
+    labels = np.concatenate([lab.numpy() for _, lab in batches])
+    where = {}  # pixel bytes -> indices of the source images (MNIST has a few exact duplicates)
+    for i, img in enumerate(x):
+        where.setdefault(img.tobytes(), []).append(i)
+    used = []
+    for img, label in zip(trained, labels):
+        i = where[np.round(img * 255).astype(np.uint8).tobytes()].pop()
+        np.testing.assert_allclose(img, expected[i], rtol=1e-6, atol=0)
+        assert label == y[i]
+        used.append(i)
+    assert sorted(used) == list(range(len(x)))  # each image exactly once per epoch

@@ -15,15 +15,9 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from edgenets.errors import InputError
+from edgenets.errors import first_line
+from edgenets.preprocessing import DEFAULT_PREPROCESSING, preprocess
 
-# preprocessing name (config.json / sidecar) -> uint8 pixels to float32 model input
-PREPROCESSING: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "pixels/255": lambda x: x.astype(np.float32) / np.float32(255.0),
-    "pixels": lambda x: x.astype(np.float32),
-    "pixels/127.5-1": lambda x: x.astype(np.float32) / np.float32(127.5) - np.float32(1.0),
-}
-DEFAULT_PREPROCESSING = "pixels/255"
 EVAL_BATCH = 64  # big enough to amortise the Python call overhead, small enough for a Pi's RAM
 
 
@@ -36,14 +30,6 @@ def tensor_info(detail: dict) -> dict:
         "scale": float(scale),
         "zero_point": int(zero_point),
     }
-
-
-def preprocess(images: np.ndarray, name: str) -> np.ndarray:
-    try:
-        fn = PREPROCESSING[name]
-    except KeyError:
-        raise InputError(f"unknown preprocessing {name!r}; supported: {', '.join(PREPROCESSING)}") from None
-    return fn(images)
 
 
 def quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
@@ -144,7 +130,7 @@ def predict(make_interpreter: Callable[[], Any], x: np.ndarray, batch: int = EVA
         same = got.shape == expected.shape and np.array_equal(got, expected)
         note = None if same else "batched outputs differ from batch-1 outputs"
     except Exception as exc:  # noqa: BLE001 - a graph with a hard-coded batch of 1 cannot be resized
-        same, note = False, f"input tensor cannot be resized: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+        same, note = False, f"input tensor cannot be resized: {first_line(exc)}"
     if not same:
         rest = run_batch1(single, x[len(probe):])
         return np.concatenate([expected, rest]), {"batch": 1, "note": note}

@@ -15,12 +15,9 @@ import subprocess
 import sys
 from typing import Optional
 
+from edgenets.errors import first_line
+
 PROBE_TIMEOUT_S = 300
-
-
-def _first_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[0] if lines else ""
 
 
 def describe_exit(returncode: int, stderr: str) -> str:
@@ -82,7 +79,7 @@ def main(argv: list[str]) -> int:
     try:
         report = _child(json.loads(argv[0]))
     except Exception as exc:  # noqa: BLE001 - the parent turns this into the row's error
-        message = _first_line(str(exc)) or type(exc).__name__
+        message = first_line(exc)
         print(json.dumps({"ok": False, "error": message}))
         return 1
     print(json.dumps(report))

@@ -23,15 +23,11 @@ from edgenets.bench.ops import FlatbufferError, check_header, delegate_partition
 from edgenets.bench.probe import probe
 from edgenets.bench.results import collect_environment, make_document
 from edgenets.bench.runtime import DEVICES, Runtime, resolve_runtime
-from edgenets.errors import InputError
+from edgenets.errors import InputError, first_line
 from edgenets.formats import PRECISIONS, precision_from_filename
+from edgenets.preprocessing import check as check_preprocessing
 
 Log = Optional[Callable[[str], None]]
-
-
-def _reason(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
 
 
 # ------------------------------------------------------------------ inputs
@@ -62,7 +58,7 @@ def read_sidecar(model_path: Path) -> Optional[dict]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: unreadable sidecar ({_reason(exc)})") from None
+        raise InputError(f"{path}: unreadable sidecar ({first_line(exc)})") from None
     if not isinstance(doc, dict):
         raise InputError(f"{path}: sidecar is not a JSON object")
     return doc
@@ -105,7 +101,8 @@ def _model_facts(rt: Runtime, path: Path, make: Callable[[], Any], sidecar: Opti
     it.allocate_tensors()
     inp, out = it.get_input_details()[0], it.get_output_details()[0]
     precision = (sidecar or {}).get("precision") or precision_from_filename(path) or ev.infer_precision(it)
-    preprocessing = (sidecar or {}).get("preprocessing") or ev.DEFAULT_PREPROCESSING
+    preprocessing = check_preprocessing(str((sidecar or {}).get("preprocessing") or ev.DEFAULT_PREPROCESSING),
+                                        f"{path.with_suffix('.json')}")
     metrics = ev.evaluate(make, data["images"], data["labels"], preprocessing=preprocessing,
                           class_names=_labels(sidecar, data["class_names"]), batch=eval_batch)
     metrics["eval"].update(dataset=data["name"], split=data["split"])
@@ -140,7 +137,7 @@ def bench_model(path: str | Path, rt: Runtime, data: dict, *, threads: Sequence[
             static_ops = parse_op_counts(path.read_bytes())
             sidecar = read_sidecar(path)
         except (FlatbufferError, InputError, OSError) as exc:
-            reason = f"not a valid TFLite model: {_reason(exc)}" if isinstance(exc, FlatbufferError) else _reason(exc)
+            reason = f"not a valid TFLite model: {first_line(exc)}" if isinstance(exc, FlatbufferError) else first_line(exc)
     base["model"] = model_name(path, sidecar)
     if sidecar and sidecar.get("precision"):
         base["precision"] = str(sidecar["precision"])
@@ -168,7 +165,7 @@ def bench_model(path: str | Path, rt: Runtime, data: dict, *, threads: Sequence[
                     facts = _model_facts(rt, path, make, sidecar, data, eval_batch)
                     facts["metrics"]["eval"]["threads"] = int(t)
                 except Exception as exc:  # noqa: BLE001 - reported on every row of this model
-                    facts_error = _reason(exc)
+                    facts_error = first_line(exc)
             if facts_error is not None:
                 raise RuntimeError(facts_error)
             with PeakRss() as mem:
@@ -190,7 +187,7 @@ def bench_model(path: str | Path, rt: Runtime, data: dict, *, threads: Sequence[
                 log(f"{path}: {row['precision']}, {t} thread(s): accuracy {m['accuracy'] * 100:.2f}%, "
                     f"mean {latency['mean_us']:.1f} us over {latency['runs']} runs")
         except Exception as exc:  # noqa: BLE001 - a failed row, not a failed benchmark
-            row.update(status="error", error=_reason(exc))
+            row.update(status="error", error=first_line(exc))
             if static_ops is not None:
                 row["ops"] = static_ops
             if log:

@@ -11,7 +11,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from edgenets.errors import InputError, MissingDependencyError
+from edgenets.errors import InputError, MissingDependencyError, first_line
 
 DEVICES = ("cpu", "cpu-ref")
 
@@ -102,7 +102,7 @@ def resolve_runtime(choice: str = "auto") -> Runtime:
             return _load(spec)
         except Exception as exc:  # noqa: BLE001 - a broken install is "not usable", whatever it raises
             # tflite-runtime 2.14 under numpy 2 fails here with "compiled using NumPy 1.x".
-            problems.append(f"{name}: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}")
+            problems.append(f"{name}: {first_line(exc)}")
     if choice == "auto":
         raise MissingDependencyError(
             'edgenets bench needs a TFLite runtime: pip install "edgenets[device]" (tried ' + "; ".join(problems) + ")"

@@ -19,7 +19,7 @@ import numpy as np
 
 from edgenets.data import cache as _fetch
 from edgenets.data.idx import read_idx
-from edgenets.errors import InputError
+from edgenets.errors import InputError, first_line
 
 SIDE = 28
 PIXELS = SIDE * SIDE
@@ -166,7 +166,7 @@ def load_csv(path: Path, num_classes: int = NUM_CLASSES) -> tuple[np.ndarray, Op
         df = pd.read_csv(io.StringIO(text), header=0 if has_header else None, dtype=str,
                          keep_default_na=False, na_filter=False, skip_blank_lines=True)
     except pd.errors.ParserError as exc:
-        raise InputError(f"{path}: not a well-formed CSV ({str(exc).splitlines()[0]})") from None
+        raise InputError(f"{path}: not a well-formed CSV ({first_line(exc)})") from None
     line_of = np.array([lineno for lineno, _ in rows])
     values = df.to_numpy()
     blank = values == ""

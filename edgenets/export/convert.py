@@ -18,8 +18,10 @@ from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
-from edgenets.errors import EdgenetsError, InputError, require
+from edgenets.errors import EdgenetsError, InputError, first_line, require
 from edgenets.formats import IO_TYPES, get_precision
+from edgenets.preprocessing import DEFAULT_PREPROCESSING, preprocess
+from edgenets.preprocessing import check as check_preprocessing
 
 _PURPOSE = "edgenets export"
 
@@ -52,12 +54,14 @@ def quiet_native_logs() -> Iterator[None]:
         os.close(saved)
 
 
-def representative_dataset(images: np.ndarray, *, progress: bool = True) -> Callable[[], Iterator[list]]:
-    """A converter-ready factory: yields ``[float32 (1,H,W,C) in [0,1]]`` one calibration image at a time.
+def representative_dataset(images: np.ndarray, *, progress: bool = True,
+                           preprocessing: str = DEFAULT_PREPROCESSING) -> Callable[[], Iterator[list]]:
+    """A converter-ready factory: yields ``[float32 (1,H,W,C)]`` one calibration image at a time.
 
-    ``images`` are uint8 pixels, as the data layer stores them; the /255 scaling here is the
-    same preprocessing the model was trained with (config.json "preprocessing": "pixels/255").
+    ``images`` are uint8 pixels, as the data layer stores them; ``preprocessing`` must be the one
+    the model was trained with (config.json "preprocessing"), so calibration sees real input ranges.
     """
+    check_preprocessing(preprocessing)
     images = np.asarray(images)
     if images.ndim != 4 or len(images) == 0:
         raise InputError(f"representative images must be a non-empty (N,H,W,C) array. Received shape {images.shape}")
@@ -70,7 +74,7 @@ def representative_dataset(images: np.ndarray, *, progress: bool = True) -> Call
             print(f"calibrating on {len(images)} training images", flush=True)
             bar = Progbar(len(images), unit_name="image")
         for i in range(len(images)):
-            yield [images[i : i + 1].astype(np.float32) / 255.0]
+            yield [preprocess(images[i : i + 1], preprocessing)]
             if bar is not None:
                 bar.update(i + 1)
 
@@ -78,7 +82,7 @@ def representative_dataset(images: np.ndarray, *, progress: bool = True) -> Call
 
 
 def _configure(converter: Any, precision: str, representative: Optional[np.ndarray], io_type: str,
-               progress: bool) -> None:
+               progress: bool, preprocessing: str) -> None:
     """Set the converter options that define each precision (the table in edgenets.formats)."""
     tf = _tf()
     if precision == "float32":
@@ -101,7 +105,8 @@ def _configure(converter: Any, precision: str, representative: Optional[np.ndarr
         if representative is None:
             raise InputError("int8 export needs representative (calibration) images")
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative_dataset(representative, progress=progress)
+        converter.representative_dataset = representative_dataset(representative, progress=progress,
+                                                                  preprocessing=preprocessing)
         # Full-integer only: conversion fails instead of silently leaving float ops in the graph.
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         dtype = {"int8": tf.int8, "uint8": tf.uint8, "float32": tf.float32}[io_type]
@@ -132,30 +137,30 @@ def saved_model(model: Any, batch_size: int = 1) -> Iterator[str]:
 
 
 def make_converter(saved_model_dir: str, precision: str, *, representative: Optional[np.ndarray] = None,
-                   io_type: str = "int8", progress: bool = True) -> Any:
+                   io_type: str = "int8", progress: bool = True, preprocessing: str = DEFAULT_PREPROCESSING) -> Any:
     """A ``TFLiteConverter`` configured for ``precision`` (also what the quantisation debugger needs)."""
     _validate(precision, io_type)
     converter = _tf().lite.TFLiteConverter.from_saved_model(saved_model_dir)
-    _configure(converter, precision, representative, io_type, progress)
+    _configure(converter, precision, representative, io_type, progress, preprocessing)
     return converter
 
 
 def convert_saved_model(saved_model_dir: str, precision: str, *, representative: Optional[np.ndarray] = None,
-                        io_type: str = "int8", progress: bool = True) -> bytes:
+                        io_type: str = "int8", progress: bool = True,
+                        preprocessing: str = DEFAULT_PREPROCESSING) -> bytes:
     """Like :func:`to_tflite`, from a SavedModel made by :func:`saved_model` (export it once, convert many)."""
     converter = make_converter(saved_model_dir, precision, representative=representative, io_type=io_type,
-                               progress=progress)
+                               progress=progress, preprocessing=preprocessing)
     try:
         with quiet_native_logs():
             return bytes(converter.convert())
     except Exception as exc:  # noqa: BLE001 - converter errors are long C++ dumps; keep the first line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise EdgenetsError(f"TFLite conversion to {precision} failed: {first}") from exc
+        raise EdgenetsError(f"TFLite conversion to {precision} failed: {first_line(exc)}") from exc
 
 
 def to_tflite(model: Any, precision: str, *, representative: Optional[np.ndarray] = None,
-              io_type: str = "int8", progress: bool = True) -> bytes:
-    """Convert a Keras model (float32 input in [0,1], batch 1) to a TFLite flatbuffer.
+              io_type: str = "int8", progress: bool = True, preprocessing: str = DEFAULT_PREPROCESSING) -> bytes:
+    """Convert a Keras model (float32 input, batch 1) to a TFLite flatbuffer.
 
     ``precision`` is a name from :data:`edgenets.formats.PRECISIONS`; ``representative`` (uint8
     images, (N,H,W,C)) is required for int8; ``io_type`` sets the int8 model's input/output dtype.
@@ -163,7 +168,7 @@ def to_tflite(model: Any, precision: str, *, representative: Optional[np.ndarray
     _validate(precision, io_type)
     with saved_model(model) as path:
         return convert_saved_model(path, precision, representative=representative, io_type=io_type,
-                                   progress=progress)
+                                   progress=progress, preprocessing=preprocessing)
 
 
 def op_versions(flatbuffer: bytes) -> dict[str, int]:

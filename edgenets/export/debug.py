@@ -18,6 +18,7 @@ import numpy as np
 
 from edgenets._io import atomic_path
 from edgenets.export.convert import make_converter, quiet_native_logs, representative_dataset
+from edgenets.preprocessing import DEFAULT_PREPROCESSING
 
 DEBUG_TOP = 10  # layers printed by the CLI; the CSV has them all
 
@@ -38,7 +39,7 @@ def _layer_names(tensor_name: str) -> str:
 
 
 def quantization_report(saved_model_dir: str, calibration_images: np.ndarray, *,
-                        debug_samples: int = 100) -> list[dict]:
+                        debug_samples: int = 100, preprocessing: str = DEFAULT_PREPROCESSING) -> list[dict]:
     """Rows, worst first (by RMSE / scale), one per quantised op of the full-integer model.
 
     ``saved_model_dir`` comes from :func:`edgenets.export.convert.saved_model`; the debug model is
@@ -49,11 +50,11 @@ def quantization_report(saved_model_dir: str, calibration_images: np.ndarray, *,
     images = calibration_images[:debug_samples]
     # Float I/O for the debug model: the debugger feeds float samples and compares float outputs.
     converter = make_converter(saved_model_dir, "int8", representative=calibration_images, io_type="float32",
-                               progress=False)
+                               progress=False, preprocessing=preprocessing)
     with warnings.catch_warnings(), quiet_native_logs():
         warnings.simplefilter("ignore")  # tf.lite.Interpreter deprecation inside the debugger
         debugger = tf.lite.experimental.QuantizationDebugger(
-            converter=converter, debug_dataset=representative_dataset(images, progress=False))
+            converter=converter, debug_dataset=representative_dataset(images, progress=False, preprocessing=preprocessing))
         debugger.run()
         buf = io.StringIO()
         debugger.layer_statistics_dump(buf)

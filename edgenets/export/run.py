@@ -17,6 +17,8 @@ import numpy as np
 from edgenets import _io
 from edgenets.errors import EdgenetsError, InputError, require
 from edgenets.formats import IO_TYPES, PRECISIONS, get_precision
+from edgenets.preprocessing import DEFAULT_PREPROCESSING, preprocess
+from edgenets.preprocessing import check as check_preprocessing
 
 REQUIRED_CONFIG = ("model", "dataset", "seed", "val_split", "num_classes", "class_names", "input_shape")
 DEBUG_CSV = "quant_debug_int8.csv"
@@ -74,10 +76,10 @@ def _versions() -> dict:
     }
 
 
-def _keras_accuracy(model: Any, x: np.ndarray, y: np.ndarray) -> float:
+def _keras_accuracy(model: Any, x: np.ndarray, y: np.ndarray, preprocessing: str) -> float:
     from sklearn.metrics import accuracy_score
 
-    probs = model.predict(x.astype(np.float32) / 255.0, batch_size=256, verbose=0)
+    probs = model.predict(preprocess(x, preprocessing), batch_size=256, verbose=0)
     return float(accuracy_score(y, np.asarray(probs).argmax(axis=1)))
 
 
@@ -111,6 +113,9 @@ def export_run(run_dir: str | Path, *, precisions: Iterable[str] = ("float32",),
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: run directory not found")
     config = _read_config(run_dir)
+    # what the model was trained on; calibration and every accuracy check below must feed the same
+    preprocessing = check_preprocessing(str(config.get("preprocessing", DEFAULT_PREPROCESSING)),
+                                        f"{run_dir / 'config.json'}")
     model_path = run_dir / "model.keras"
     # every export is verified in LiteRT: fail now, not after minutes of conversion with files half done
     require("ai_edge_litert.interpreter", "device", "edgenets export (verifying the .tflite files)")
@@ -131,25 +136,26 @@ def export_run(run_dir: str | Path, *, precisions: Iterable[str] = ("float32",),
     # --- convert everything in memory (one SavedModel, several converters), then write ---
     with saved_model(model) as sm_dir:
         blobs = {name: convert_saved_model(sm_dir, name, io_type=io_type, progress=progress,
-                                           representative=None if calib is None else calib.images)
+                                           representative=None if calib is None else calib.images,
+                                           preprocessing=preprocessing)
                  for name in names}
         report = None
         if debug:
             from edgenets.export.debug import quantization_report
 
-            report = quantization_report(sm_dir, calib.images)
+            report = quantization_report(sm_dir, calib.images, preprocessing=preprocessing)
     out_dir = Path(out) if out is not None else run_dir / "export"
     versions = _versions()
     source = {"run_dir": str(run_dir), "model": config["model"], "model_keras_sha256": _io.sha256_file(model_path),
               "dataset": config["dataset"]}
-    float_acc = _keras_accuracy(model, x_eval, y_eval)
+    float_acc = _keras_accuracy(model, x_eval, y_eval, preprocessing)
     rows = []
     for name in names:
         path = _io.write_bytes(out_dir / PRECISIONS[name].filename, blobs[name])
         side = sidecar.build(path, name, config=config, calibration=calib.info if PRECISIONS[name].needs_calibration else None,
                              versions=versions, source=source, ops=op_versions(blobs[name]))
         _io.write_json(out_dir / PRECISIONS[name].sidecar_name, side)
-        preds = predict(path, x_eval)
+        preds = predict(path, x_eval, preprocessing=preprocessing)
         acc = float(accuracy_score(y_eval, preds.labels))
         rows.append({
             "precision": name, "file": path.name, "sidecar": PRECISIONS[name].sidecar_name,

@@ -13,6 +13,7 @@ from typing import Any, Optional
 from edgenets._io import sha256_file
 from edgenets.export.verify import io_details
 from edgenets.formats import get_precision
+from edgenets.preprocessing import DEFAULT_PREPROCESSING
 
 SCHEMA = "edgenets.tflite-sidecar/1"
 
@@ -32,13 +33,14 @@ def build(tflite_path: Path, precision: str, *, config: dict, calibration: Optio
         "precision": fmt.name,
         "description": fmt.description,
         "weight_dtype": fmt.weight_dtype,
+        "activation_dtype": fmt.activation_dtype,
         "size_bytes": tflite_path.stat().st_size,
         "sha256": sha256_file(tflite_path),
         "input": details["input"],
         "output": details["output"],
         "num_classes": int(config["num_classes"]),
         "labels": list(config["class_names"]),
-        "preprocessing": config.get("preprocessing", "pixels/255"),
+        "preprocessing": config.get("preprocessing", DEFAULT_PREPROCESSING),
         "calibration": calibration,
         "converter": versions,
         "ops": ops,

@@ -13,9 +13,10 @@ from typing import Any, Union
 
 import numpy as np
 
-from edgenets.bench.evaluate import DEFAULT_PREPROCESSING, EVAL_BATCH, dequantize_output, prepare_inputs
+from edgenets.bench.evaluate import EVAL_BATCH, dequantize_output, prepare_inputs
 from edgenets.bench.evaluate import predict as bench_predict
 from edgenets.errors import require
+from edgenets.preprocessing import DEFAULT_PREPROCESSING
 
 ModelSource = Union[str, Path, bytes]
 
@@ -28,9 +29,9 @@ def make_interpreter(model: ModelSource, num_threads: int = 1) -> Any:
     return litert.Interpreter(model_path=str(model), num_threads=num_threads)
 
 
-def quantize_input(images_uint8: np.ndarray, detail: dict) -> np.ndarray:
-    """uint8 pixels -> the model's input tensor: pixels/255, then quantised if the input is integer."""
-    return prepare_inputs(images_uint8, detail, DEFAULT_PREPROCESSING)
+def quantize_input(images_uint8: np.ndarray, detail: dict, preprocessing: str = DEFAULT_PREPROCESSING) -> np.ndarray:
+    """uint8 pixels -> the model's input tensor: preprocessed, then quantised if the input is integer."""
+    return prepare_inputs(images_uint8, detail, preprocessing)
 
 
 @dataclass
@@ -45,7 +46,7 @@ class Predictions:
 
 
 def predict(model: ModelSource, images_uint8: np.ndarray, *, batch_size: int = EVAL_BATCH,
-            num_threads: int = 1) -> Predictions:
+            num_threads: int = 1, preprocessing: str = DEFAULT_PREPROCESSING) -> Predictions:
     """Outputs for every image, through the bench's evaluator (batched only where that is exact)."""
 
     def make() -> Any:
@@ -54,7 +55,7 @@ def predict(model: ModelSource, images_uint8: np.ndarray, *, batch_size: int = E
     probe = make()
     probe.allocate_tensors()
     inp, out = probe.get_input_details()[0], probe.get_output_details()[0]
-    raw, info = bench_predict(make, quantize_input(images_uint8, inp), batch_size)
+    raw, info = bench_predict(make, quantize_input(images_uint8, inp, preprocessing), batch_size)
     raw = raw.reshape(len(images_uint8), -1)
     return Predictions(raw=raw, probs=dequantize_output(raw, out), batch_size=info["batch"])
 

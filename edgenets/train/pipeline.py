@@ -13,7 +13,7 @@ import numpy as np
 
 from edgenets.train.augment import online_augment
 
-SCALE = 1.0 / 255.0  # the contract's "pixels/255"
+SCALE = 1.0 / 255.0  # edgenets.preprocessing "pixels/255", in TensorFlow (a test checks they agree)
 EVAL_BATCH = 256
 
 

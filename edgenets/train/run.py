@@ -21,12 +21,13 @@ import numpy as np
 from edgenets import _io
 from edgenets.data import Dataset, load_dataset, stratified_indices, train_val_split
 from edgenets.errors import InputError, require
+from edgenets.preprocessing import DEFAULT_PREPROCESSING
 from edgenets.train import augment as aug
 from edgenets.train.loop import read_state, recorder, restore
 from edgenets.train.metrics import metrics_from_probabilities
 from edgenets.train.recipes import AUGMENTATIONS, Recipe, apply_to_model, build_optimizer, get_recipe
 
-PREPROCESSING = "pixels/255"
+PREPROCESSING = DEFAULT_PREPROCESSING  # pipeline.SCALE implements it (tests check they agree)
 INPUT_SHAPE = (28, 28, 1)
 
 
