@@ -5,30 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from edgenets._io import atomic_path
+from edgenets._io import save_png
 
 
-def _pyplot():
+def _figure(figsize: tuple[float, float]):
     from edgenets.errors import require
 
-    matplotlib = require("matplotlib", "train", "edgenets report")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    require("matplotlib", "train", "edgenets report")
+    from matplotlib.figure import Figure
 
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    fig.clf()
-    return path
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots()
 
 
 def latency_cdf(series: Sequence[dict], path: Path) -> Path:
     """One CDF curve per (model, precision, device): ``series`` items have label + percentiles_us (101 values)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    fig, ax = _figure((7.5, 4.2))
     for s in series:
         ax.plot(s["percentiles_us"], range(101), label=s["label"], linestyle="--" if s.get("quantised") else "-")
     ax.set_xscale("log")
@@ -37,15 +29,12 @@ def latency_cdf(series: Sequence[dict], path: Path) -> Path:
     ax.set_title("Latency distribution (steady state)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    out = _save(fig, path)
-    plt.close(fig)
-    return out
+    return save_png(fig, path)
 
 
 def accuracy_vs_latency(points: Sequence[dict], path: Path) -> Path:
     """Scatter: x = mean latency (µs), y = test accuracy (%); one point per model, precision and device."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    fig, ax = _figure((7.5, 4.6))
     markers = {"float32": "o", "float16": "s", "dynamic": "^", "int8": "D"}
     for p in points:
         ax.scatter(p["mean_us"], 100 * p["accuracy"], marker=markers.get(p["precision"], "x"), s=50)
@@ -56,6 +45,4 @@ def accuracy_vs_latency(points: Sequence[dict], path: Path) -> Path:
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Accuracy vs latency (up and to the left is better)")
     ax.grid(True, which="both", alpha=0.3)
-    out = _save(fig, path)
-    plt.close(fig)
-    return out
+    return save_png(fig, path)

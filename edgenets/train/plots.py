@@ -11,15 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from edgenets._io import atomic_path
-
-
-def _save(fig, path: Path) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(fig)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+from edgenets._io import save_png
 
 
 def curves(history: Sequence[dict], path: Path, title: str = "") -> None:
@@ -36,7 +28,7 @@ def curves(history: Sequence[dict], path: Path, title: str = "") -> None:
         ax.legend()
     if title:
         fig.suptitle(title)
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def confusion(matrix: Sequence[Sequence[int]], class_names: Sequence[str], path: Path, title: str = "") -> None:
@@ -58,4 +50,4 @@ def confusion(matrix: Sequence[Sequence[int]], class_names: Sequence[str], path:
             ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
                     color="white" if cm[i, j] > threshold else "black")
     ax.set_title(title or "confusion matrix (test set)")
-    _save(fig, path)
+    save_png(fig, path)
