@@ -16,10 +16,17 @@ from edgenets.data import BUILTINS
 from edgenets._io import sha256_file
 
 
+def _default_sigint() -> None:
+    # A test run started in the background (`make test &`, nohup, some CI shells) inherits SIGINT
+    # as *ignored*, and Python then never installs its Ctrl-C handler: the child would sleep
+    # through the signal this module sends. Give the child the terminal-like default back.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(args: list[str], env: dict) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "edgenets", *args], env={**os.environ, **env},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint,
     )
 
 
