@@ -37,12 +37,14 @@ def accuracy_vs_latency(points: Sequence[dict], path: Path) -> Path:
     fig, ax = _figure((7.5, 4.6))
     markers = {"float32": "o", "float16": "s", "dynamic": "^", "int8": "D"}
     for p in points:
-        ax.scatter(p["mean_us"], 100 * p["accuracy"], marker=markers.get(p["precision"], "x"), s=50)
-        ax.annotate(f"{p['model']} {p['precision']}" + (f" ({p['device']})" if p.get("device") else ""),
-                    (p["mean_us"], 100 * p["accuracy"]), textcoords="offset points", xytext=(5, 4), fontsize=7)
+        # a legend, not text beside each point: close points (float vs int8 of one model) overlap
+        ax.scatter(p["mean_us"], 100 * p["accuracy"], marker=markers.get(p["precision"], "x"), s=50,
+                   label=f"{p['model']} {p['precision']}" + (f" ({p['device']})" if p.get("device") else ""))
     ax.set_xscale("log")
     ax.set_xlabel("mean single-image latency (µs, log scale)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Accuracy vs latency (up and to the left is better)")
     ax.grid(True, which="both", alpha=0.3)
+    if points:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return save_png(fig, path)
