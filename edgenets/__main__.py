@@ -1,4 +1,4 @@
-from edgenets.cli import main
+from edgenets._entry import main
 
 if __name__ == "__main__":
     main()
