@@ -41,7 +41,9 @@ def test_fetch_interrupted_leaves_only_verified_files(tmp_path, sig, delay):
     if proc.returncode == 0:  # it finished before the signal: everything must verify
         assert len(list(folder.iterdir())) == 4
     else:
-        assert proc.returncode == 130, err
+        # 130, or -SIGINT: CPython reports "ended by SIGINT" when the interrupt surfaced inside an
+        # import (seen in the CLI-import test above); either way the one line below and no traceback
+        assert proc.returncode in (130, -signal.SIGINT), (proc.returncode, err)
         assert err.strip().splitlines()[-1] == "error: interrupted"
         assert "Traceback" not in err
     leftovers = [p.name for p in folder.glob("*")] if folder.exists() else []
