@@ -10,15 +10,25 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 
 
 def _interrupted(signum=None, frame=None) -> None:  # noqa: ARG001 - signal handler signature
     raise KeyboardInterrupt
 
 
+def sigterm_as_interrupt() -> None:
+    """SIGTERM (a scheduler, `kill`, a closed terminal) unwinds like Ctrl-C, so temp files are cleaned up.
+
+    Signal handlers can only be set from the main thread; elsewhere (an embedding host) this is a no-op.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupted)
+
+
 def main() -> None:
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _interrupted)  # cli.main installs the same handler for good
+        sigterm_as_interrupt()  # cli.main installs it again, for callers that enter there
     try:
         from edgenets.cli import main as cli_main
     except KeyboardInterrupt:

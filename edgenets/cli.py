@@ -15,6 +15,7 @@ from typing import Optional
 import typer
 
 from edgenets import __version__
+from edgenets._entry import sigterm_as_interrupt
 from edgenets.errors import EdgenetsError
 
 app = typer.Typer(
@@ -65,26 +66,13 @@ def error(message: str) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
 
 
-def _raise_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
-    raise KeyboardInterrupt
-
-
-def _sigterm_as_interrupt() -> None:
-    """SIGTERM (a scheduler, `kill`, a closed terminal) unwinds like Ctrl-C, so temp files are cleaned up."""
-    import signal
-    import threading
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_interrupt)
-
-
 def main(argv: Optional[list[str]] = None) -> None:
     """Console entry point: one red line and an exit code for every failure.
 
     Typer ships its own copy of click in recent releases and uses the real click in older
     ones (as on many boards), so click's exceptions are recognised by name, not by class.
     """
-    _sigterm_as_interrupt()
+    sigterm_as_interrupt()
     try:
         rv = app(args=argv, prog_name="edgenets", standalone_mode=False)
     except EdgenetsError as exc:
