@@ -152,10 +152,15 @@ def test_bench_killed_writes_no_results_file(tmp_path, small_npz):
 
 
 @pytest.mark.slow
-def test_export_killed_leaves_only_complete_files(tmp_path, small_npz):
+def test_export_killed_leaves_only_complete_files(tmp_path, mnist):
     from edgenets.train import train_run
 
-    train_run("shufflenet", str(small_npz), epochs=1, batch_size=64, out=tmp_path, name="r", quiet=True, log=lambda m: None)
+    # 5,000 test images: each written model is verified on them (about a second apiece), so the
+    # signal sent when the first file appears lands while the others are still being written
+    data = tmp_path / "data.npz"
+    np.savez(data, x_train=mnist.x_train[:800], y_train=mnist.y_train[:800],
+             x_test=mnist.x_test[:5000], y_test=mnist.y_test[:5000])
+    train_run("shufflenet", str(data), epochs=1, batch_size=64, out=tmp_path, name="r", quiet=True, log=lambda m: None)
     run = tmp_path / "r"
     proc = _start(["export", str(run), "--int8", "--float16", "--dynamic", "--calib-samples", "100"], {})
     export = run / "export"
@@ -171,7 +176,14 @@ def test_export_killed_leaves_only_complete_files(tmp_path, small_npz):
 
     from edgenets._io import sha256_file
 
-    for sidecar in export.glob("model_*.json"):  # every sidecar describes a complete model file
+    sidecars = sorted(export.glob("model_*.json"))
+    for sidecar in sidecars:  # every sidecar describes a complete model file
         doc = json.loads(sidecar.read_text())
         assert sha256_file(export / doc["file"]) == doc["sha256"]
-    assert not (export / "export.json").exists()  # the summary is written last, only when all is done
+    # export.json is written last: present only if the signal came after the last write (while the
+    # tables were printing), and then it lists four complete models
+    summary = export / "export.json"
+    if summary.exists():
+        listed = {m["file"]: m["sha256"] for m in json.loads(summary.read_text())["models"]}
+        assert len(listed) == 4 == len(sidecars)
+        assert all(sha256_file(export / f) == h for f, h in listed.items())
