@@ -77,7 +77,7 @@ def delta_rows(deltas: Sequence[dict]) -> list[list]:
 
 
 SUMMARY_HEADERS = ["model", "precision", "threads", "status", "acc %", "F1", "mean us", "p50 us", "p99 us",
-                   "img/s", "size KB", "mem MB", "error"]
+                   "img/s", "size KiB", "mem MiB", "error"]
 
 
 def summary(results: Sequence[dict]) -> list[list]:
