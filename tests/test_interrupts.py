@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -42,7 +43,8 @@ def test_fetch_interrupted_leaves_only_verified_files(tmp_path, sig, delay):
         assert len(list(folder.iterdir())) == 4
     else:
         # 130, or -SIGINT: CPython reports "ended by SIGINT" when the interrupt surfaced inside an
-        # import (seen in the CLI-import test above); either way the one line below and no traceback
+        # import (as test_signal_while_the_cli_is_still_importing_is_one_line shows); either way the
+        # one line below and no traceback
         assert proc.returncode in (130, -signal.SIGINT), (proc.returncode, err)
         assert err.strip().splitlines()[-1] == "error: interrupted"
         assert "Traceback" not in err
@@ -119,8 +121,6 @@ def test_train_killed_mid_epoch_resumes_from_the_last_completed_epoch(tmp_path, 
     assert proc.returncode == 130, err[-2000:]
     assert "edgenets train --resume" in err and "Traceback" not in err
     _no_partial_files(run)
-    import json
-
     done = json.loads(state.read_text())["epochs_done"]
     assert 1 <= done < 3
     resumed = subprocess.run([sys.executable, "-m", "edgenets", "train", "--resume", str(run), "--quiet"],
@@ -172,10 +172,6 @@ def test_export_killed_leaves_only_complete_files(tmp_path, mnist):
     assert proc.returncode == 130, err[-2000:]
     assert "Traceback" not in err
     _no_partial_files(export)
-    import json
-
-    from edgenets._io import sha256_file
-
     sidecars = sorted(export.glob("model_*.json"))
     for sidecar in sidecars:  # every sidecar describes a complete model file
         doc = json.loads(sidecar.read_text())
