@@ -15,7 +15,7 @@ from typing import Any, Iterable, Optional
 import numpy as np
 
 from edgenets import _io
-from edgenets.errors import EdgenetsError, InputError, require
+from edgenets.errors import EdgenetsError, InputError, first_line, require
 from edgenets.formats import IO_TYPES, PRECISIONS, get_precision
 from edgenets.preprocessing import DEFAULT_PREPROCESSING, preprocess
 from edgenets.preprocessing import check as check_preprocessing
@@ -56,8 +56,7 @@ def _load_model(path: Path) -> Any:
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as exc:  # noqa: BLE001 - a corrupt/foreign file fails in many ways; one line for all
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise InputError(f"{path}: not a readable Keras model ({first})") from None
+        raise InputError(f"{path}: not a readable Keras model ({first_line(exc)[:200]})") from None
 
 
 def _precision_list(precisions: Iterable[str]) -> list[str]:
