@@ -283,6 +283,7 @@ def test_max_drop_gate(exported, tiny_run, tmp_path, run_cli):
     ok = run_cli("export", tiny_run, "--int8", "--max-drop", f"{drop + 0.005:.4f}", "--debug", "--out", tmp_path / "ok")
     assert ok.code == 0, ok.err
     assert "quality gate passed" in ok.out and "model_int8.tflite" in ok.out and "RMSE/scale" in ok.out
+    assert "calibrating on" in ok.out and "\r" not in ok.out  # not a terminal: one calibration line, no live bar
     summary = json.loads((tmp_path / "ok" / "export.json").read_text())
     # Same calibration, same converter: the very model the drop was measured on.
     assert summary["models"][1]["sha256"] == by_name["int8"]["sha256"]

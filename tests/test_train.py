@@ -101,8 +101,9 @@ def test_resume_continues_epoch_count(tmp_path, one_epoch_run, run_cli):
     run_dir, _ = one_epoch_run
     resumed = tmp_path / "r1"
     shutil.copytree(run_dir, resumed)
-    res = run_cli("train", "--resume", resumed, "--epochs", "2", "--quiet")
+    res = run_cli("train", "--resume", resumed, "--epochs", "2")  # no --quiet, but stdout is not a terminal
     assert res.code == 0, res.err
+    assert "Epoch 2/2" in res.out and "\r" not in res.out  # per-epoch log lines, not a live progress bar
     rows = _history(resumed)
     assert [r["epoch"] for r in rows] == ["1", "2"]
     assert rows[0] == _history(run_dir)[0]  # epoch 1 kept as it was

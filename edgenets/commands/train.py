@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -28,7 +30,7 @@ def train(
     out: Annotated[Path, typer.Option(help="Parent folder of run directories.")] = Path("runs"),
     resume: Annotated[Optional[Path], typer.Option(help="Continue RUN_DIR from its last completed epoch.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run directory.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="One log line per epoch instead of progress bars.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="One log line per epoch instead of progress bars (the default when stdout is not a terminal).")] = False,
 ) -> None:
     """Train a model; writes config.json, model.keras, history.csv, metrics.json and plots to a run directory."""
     from edgenets.errors import InputError
@@ -38,7 +40,7 @@ def train(
         raise InputError("--model is required (or --resume RUN_DIR)")
     result = train_run(model, dataset, recipe=recipe, epochs=epochs, batch_size=batch_size, augment=augment,
                        val_split=val_split, seed=seed, limit=limit, name=name, out=out, resume=resume,
-                       force=force, quiet=quiet, log=lambda msg: typer.echo(msg, err=True))
+                       force=force, quiet=quiet or not sys.stdout.isatty(), log=lambda msg: typer.echo(msg, err=True))
     m, s = result["metrics"], result["settings"]
     t = m["training"]
     typer.echo("")

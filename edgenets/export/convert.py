@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from typing import Any, Callable, Iterator, Optional
 
@@ -72,7 +73,8 @@ def representative_dataset(images: np.ndarray, *, progress: bool = True,
             from keras.utils import Progbar
 
             print(f"calibrating on {len(images)} training images", flush=True)
-            bar = Progbar(len(images), unit_name="image")
+            # A live bar on a terminal; in a log (pipe, file, CI) one summary line, not 500 \r-updates.
+            bar = Progbar(len(images), unit_name="image", verbose=1 if sys.stdout.isatty() else 2)
         for i in range(len(images)):
             yield [preprocess(images[i : i + 1], preprocessing)]
             if bar is not None:
