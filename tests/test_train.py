@@ -254,3 +254,20 @@ def test_pipeline_scales_pixels_as_the_preprocessing_table_says(mnist_small):
         assert label == y[i]
         used.append(i)
     assert sorted(used) == list(range(len(x)))  # each image exactly once per epoch
+
+
+def test_curves_plot_the_history_and_put_positive_loss_on_a_log_axis():
+    from edgenets.train.plots import curves_figure
+
+    history = [{"epoch": e, "loss": l, "val_loss": vl, "accuracy": a, "val_accuracy": va}
+               for e, l, vl, a, va in ((1, 0.46, 4.52, 0.85, 0.31), (2, 0.16, 0.20, 0.95, 0.94), (3, 0.12, 0.24, 0.96, 0.92))]
+    loss_ax, acc_ax = curves_figure(history, "t").axes
+    assert loss_ax.get_yscale() == "log" and acc_ax.get_yscale() == "linear"
+    for ax, key in ((loss_ax, "loss"), (acc_ax, "accuracy")):
+        train, val = ax.get_lines()
+        assert list(train.get_xdata()) == [1, 2, 3]
+        assert list(train.get_ydata()) == [r[key] for r in history]
+        assert list(val.get_ydata()) == [r[f"val_{key}"] for r in history]
+    # a zero (or NaN) loss cannot go on a log axis: the panel stays linear rather than dropping points
+    history[1]["loss"] = 0.0
+    assert curves_figure(history).axes[0].get_yscale() == "linear"

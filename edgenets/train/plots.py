@@ -15,20 +15,31 @@ from edgenets._io import save_png
 
 
 def curves(history: Sequence[dict], path: Path, title: str = "") -> None:
+    save_png(curves_figure(history, title), path)
+
+
+def curves_figure(history: Sequence[dict], title: str = ""):
+    """The curves as a matplotlib Figure. Loss goes on a log axis when it is positive throughout:
+    a first-epoch validation loss of 4.5 (BatchNorm statistics still settling) would otherwise
+    flatten every later epoch against the floor."""
     from matplotlib.figure import Figure
 
     epochs = [row["epoch"] for row in history]
     fig = Figure(figsize=(10, 4))
     for ax, key in zip(fig.subplots(1, 2), ("loss", "accuracy")):
-        ax.plot(epochs, [row[key] for row in history], "o-", label="train")
-        ax.plot(epochs, [row[f"val_{key}"] for row in history], "s-", label="validation")
+        train, val = [row[key] for row in history], [row[f"val_{key}"] for row in history]
+        ax.plot(epochs, train, "o-", label="train")
+        ax.plot(epochs, val, "s-", label="validation")
         ax.set_xlabel("epoch")
         ax.set_ylabel(key)
-        ax.grid(alpha=0.3)
+        if key == "loss" and all(np.isfinite(v) and v > 0 for v in train + val):
+            ax.set_yscale("log")
+            ax.set_ylabel("loss (log scale)")
+        ax.grid(alpha=0.3, which="both" if ax.get_yscale() == "log" else "major")
         ax.legend()
     if title:
         fig.suptitle(title)
-    save_png(fig, path)
+    return fig
 
 
 def confusion(matrix: Sequence[Sequence[int]], class_names: Sequence[str], path: Path, title: str = "") -> None:
