@@ -188,6 +188,41 @@ def test_latency_fields_present_and_ordered(bench_doc):
     assert sorted(r["threads"] for r in _rows(bench_doc, precision="int8")) == [1, 2]
 
 
+X86_FLAGS = "flags\t\t: fpu vme sse sse2 ssse3 sse4_1 sse4_2 avx f16c avx2 fma bmi2 avx512f avx512bw avx512_vnni\n"
+PI4_FEATURES = "processor\t: 0\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU implementer\t: 0x41\n"
+PI5_FEATURES = "Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp\n"
+PI_32BIT = "Features\t: half thumb fastmult vfp edsp neon vfpv3 tls vfpv4 idiva idivt vfpd32 lpae evtstrm crc32\n"
+
+
+@pytest.mark.parametrize("info, expected", [
+    (X86_FLAGS, ["sse4_1", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni"]),
+    (PI4_FEATURES, ["asimd"]),                          # Cortex-A72: NEON, no int8 dot product
+    (PI5_FEATURES, ["asimd", "asimdhp", "asimddp"]),    # Cortex-A76: int8 dot product
+    (PI_32BIT, ["neon"]),
+    ("processor\t: 0\nmodel name\t: something\n", None),  # the kernel does not say: unknown, not "none"
+    ("", None),
+])
+def test_cpu_features_are_read_from_cpuinfo(info, expected):
+    from edgenets.bench.results import cpu_features
+
+    assert cpu_features(info) == expected
+
+
+def test_bench_records_this_machines_simd_features(bench_doc):
+    from edgenets.bench.render import render_bench
+    from edgenets.bench.results import SIMD_FEATURES
+
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        pytest.skip("no /proc/cpuinfo")
+    flags = next((set(line.split(":", 1)[1].split()) for line in lines if line.split(":")[0].strip() in ("flags", "Features")), None)
+    expected = None if flags is None else [f for f in SIMD_FEATURES if f in flags]
+    assert bench_doc["environment"]["cpu_features"] == expected
+    if expected:
+        assert f"SIMD {' '.join(expected)}," in render_bench(bench_doc, "table")
+
+
 def test_broken_files_are_failed_rows_and_the_rest_completes(bench_doc):
     broken = {Path(r["path"]).name: r for r in bench_doc["results"] if r["status"] == "error"}
     assert set(broken) == {"truncated.tflite", "notes.tflite"}

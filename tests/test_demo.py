@@ -66,3 +66,7 @@ def test_report_has_every_section_plot_and_the_measured_numbers(demo):
     doc = json.loads((out / "bench-cpu.json").read_text())
     int8 = next(r for r in doc["results"] if r["model"] == "shufflenet" and r["precision"] == "int8")
     assert re.search(rf"\| shufflenet +\| TFLite int8 +\| {100 * int8['metrics']['accuracy']:.2f} ", md)
+    # where it was measured, SIMD features included (they decide which int8 kernels run)
+    features = doc["environment"]["cpu_features"]
+    simd = " ".join(features) if features is not None else "not recorded"
+    assert re.search(rf"\| bench-cpu\.json +\| [^|]+\| [^|]+\| {re.escape(simd)} +\|", md), simd

@@ -20,13 +20,36 @@ SCHEMA = "edgenets.bench/1"
 STATUSES = ("ok", "error")
 
 
-def cpu_model() -> str:
-    """A human CPU name: /proc/cpuinfo 'model name' (x86), 'Model' (Raspberry Pi), else platform."""
+# The SIMD features that decide which LiteRT/XNNPACK kernels run, int8 ones above all: x86 AVX2 /
+# AVX-512 / VNNI dot products, ARM NEON (asimd), its int8 dot product (asimddp) and matrix multiply
+# (i8mm). Two machines that differ here can rank float32 and int8 differently.
+SIMD_FEATURES = ("sse4_1", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8",
+                 "neon", "asimd", "asimdhp", "asimddp", "i8mm", "sve", "sve2")
+
+
+def _cpuinfo() -> str:
     try:
         with open("/proc/cpuinfo") as f:
-            info = f.read()
+            return f.read()
     except OSError:
-        info = ""
+        return ""
+
+
+def cpu_features(info: Optional[str] = None) -> Optional[list[str]]:
+    """The :data:`SIMD_FEATURES` this CPU reports (/proc/cpuinfo 'flags' on x86, 'Features' on ARM),
+    in that order; None where the kernel does not say (no /proc/cpuinfo, or no such line)."""
+    info = _cpuinfo() if info is None else info
+    for line in info.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            present = set(value.split())
+            return [name for name in SIMD_FEATURES if name in present]
+    return None
+
+
+def cpu_model() -> str:
+    """A human CPU name: /proc/cpuinfo 'model name' (x86), 'Model' (Raspberry Pi), else platform."""
+    info = _cpuinfo()
     found: dict[str, str] = {}
     for line in info.splitlines():
         key, _, value = line.partition(":")
@@ -51,6 +74,7 @@ def collect_environment(*, runtime: Any, threads: Sequence[int], device: str, de
         "hostname": platform.node(),
         "machine": platform.machine(),
         "cpu": cpu_model(),
+        "cpu_features": cpu_features(),
         "cores": os.cpu_count(),
         "os": platform.platform(),
         "python": platform.python_version(),
