@@ -26,7 +26,7 @@ def _tabulate(rows: Sequence[Sequence], headers: Sequence[str], fmt: str) -> str
 
 def _environment_line(env: dict) -> str:
     features = env.get("cpu_features")
-    simd = f"SIMD {' '.join(features) or 'none of note'}, " if isinstance(features, list) else ""
+    simd = f"SIMD {' '.join(map(str, features)) or 'none of note'}, " if isinstance(features, list) else ""
     return (f"{device_label(env)}; {env.get('cores')} cores, {simd}{env.get('os')}, Python {env.get('python')}; "
             f"device {env.get('device')}, threads {','.join(map(str, env.get('threads', [])))}; "
             f"data {env.get('dataset')}")

@@ -167,7 +167,7 @@ def build_report(run_dirs: Sequence[str | Path], bench_files: Sequence[str | Pat
     if envs:
         doc.add(Table(["bench file", "host", "cpu", "SIMD", "cores", "runtime", "threads", "data"],
                       [[Path(p).name, e.get("hostname"), e.get("cpu"),
-                        " ".join(e["cpu_features"]) if isinstance(e.get("cpu_features"), list) else "not recorded",
+                        " ".join(map(str, e["cpu_features"])) if isinstance(e.get("cpu_features"), list) else "not recorded",
                         e.get("cores"),
                         f"{e.get('runtime')} {e.get('runtime_version')}", ",".join(map(str, e.get("threads", []))),
                         e.get("dataset")] for (p, _), e in zip(docs, envs)], caption="Where the TFLite models were benchmarked"))
