@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -85,3 +86,10 @@ def save_png(fig: Any, path: str | Path, dpi: int = 110) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
     return Path(path)
+
+
+def keras_verbose(quiet: bool = False) -> int:
+    """Keras's verbosity for fit() and Progbar: 1 (a live bar) on a terminal, 2 (one line per epoch or
+    one summary line) when ``quiet`` or when stdout is a pipe, a file, CI or ``nohup`` -- where a live
+    bar would write hundreds of carriage-return updates into the log."""
+    return 1 if not quiet and sys.stdout.isatty() else 2

@@ -47,9 +47,9 @@ def cpu_features(info: Optional[str] = None) -> Optional[list[str]]:
     return None
 
 
-def cpu_model() -> str:
+def cpu_model(info: Optional[str] = None) -> str:
     """A human CPU name: /proc/cpuinfo 'model name' (x86), 'Model' (Raspberry Pi), else platform."""
-    info = _cpuinfo()
+    info = _cpuinfo() if info is None else info
     found: dict[str, str] = {}
     for line in info.splitlines():
         key, _, value = line.partition(":")
@@ -70,11 +70,12 @@ def collect_environment(*, runtime: Any, threads: Sequence[int], device: str, de
         numpy_version = numpy.__version__
     except ImportError:  # pragma: no cover
         numpy_version = None
+    cpuinfo = _cpuinfo()
     return {
         "hostname": platform.node(),
         "machine": platform.machine(),
-        "cpu": cpu_model(),
-        "cpu_features": cpu_features(),
+        "cpu": cpu_model(cpuinfo),
+        "cpu_features": cpu_features(cpuinfo),
         "cores": os.cpu_count(),
         "os": platform.platform(),
         "python": platform.python_version(),

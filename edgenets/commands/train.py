@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -39,7 +38,7 @@ def train(
         raise InputError("--model is required (or --resume RUN_DIR)")
     result = train_run(model, dataset, recipe=recipe, epochs=epochs, batch_size=batch_size, augment=augment,
                        val_split=val_split, seed=seed, limit=limit, name=name, out=out, resume=resume,
-                       force=force, quiet=quiet or not sys.stdout.isatty(), log=lambda msg: typer.echo(msg, err=True))
+                       force=force, quiet=quiet, log=lambda msg: typer.echo(msg, err=True))
     m, s = result["metrics"], result["settings"]
     t = m["training"]
     typer.echo("")

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import tempfile
 from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
+from edgenets._io import keras_verbose
 from edgenets.errors import EdgenetsError, InputError, first_line, require
 from edgenets.formats import IO_TYPES, get_precision
 from edgenets.preprocessing import DEFAULT_PREPROCESSING, preprocess
@@ -73,8 +73,7 @@ def representative_dataset(images: np.ndarray, *, progress: bool = True,
             from keras.utils import Progbar
 
             print(f"calibrating on {len(images)} training images", flush=True)
-            # A live bar on a terminal; in a log (pipe, file, CI) one summary line, not 500 \r-updates.
-            bar = Progbar(len(images), unit_name="image", verbose=1 if sys.stdout.isatty() else 2)
+            bar = Progbar(len(images), unit_name="image", verbose=keras_verbose())
         for i in range(len(images)):
             yield [preprocess(images[i : i + 1], preprocessing)]
             if bar is not None:

@@ -291,7 +291,7 @@ def train_run(
     try:
         net.fit(train_ds, epochs=settings.epochs, initial_epoch=start_epoch, steps_per_epoch=steps,
                 validation_data=eval_dataset(splits.x_val, splits.y_val), callbacks=[callback],
-                verbose=2 if quiet else 1, shuffle=False)
+                verbose=_io.keras_verbose(quiet), shuffle=False)
     except KeyboardInterrupt:
         done = state["epochs_done"]
         epochs_text = "epoch 1" if done == 1 else f"epochs 1-{done}"
