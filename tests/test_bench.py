@@ -188,6 +188,119 @@ def test_latency_fields_present_and_ordered(bench_doc):
     assert sorted(r["threads"] for r in _rows(bench_doc, precision="int8")) == [1, 2]
 
 
+def test_rounds_merge_their_samples_and_keep_each_rounds_median(tiny_models):
+    from edgenets.bench.latency import LatencySession, summarize
+    from edgenets.bench.runtime import resolve_runtime
+
+    rt = resolve_runtime("auto")
+    sample = np.zeros((1, 28, 28, 1), np.float32)
+    session = LatencySession(lambda: rt.make_interpreter(str(tiny_models[("gap", "float32")])), sample, warmup=3)
+    for rewarm in (None, None, 1):
+        session.round(7, 0.0, rewarm)
+    block = session.block()
+    merged = np.concatenate(session.rounds)
+    assert block["runs"] == 21 and block["rounds"] == 3 and [len(r) for r in session.rounds] == [7, 7, 7]
+    assert [len(w) for w in session.warm] == [3, 3, 1]  # every round re-warms
+    assert block["warmup_runs"] == 3  # the block reports the warm-up after loading
+    for key in ("mean_us", "p50_us", "p99_us", "max_us"):
+        assert block[key] == pytest.approx(summarize(merged)[key])
+    assert block["round_p50_us"] == pytest.approx([np.median(r) / 1e3 for r in session.rounds], abs=1e-3)
+    single = LatencySession(lambda: rt.make_interpreter(str(tiny_models[("gap", "float32")])), sample, warmup=0)
+    single.round(5, 0.0)
+    assert "round_p50_us" not in single.block() and single.block()["rounds"] == 1
+
+
+def test_rounds_interleave_all_rows_alternating_order(tiny_models, monkeypatch):
+    from edgenets.bench import run_bench
+    from edgenets.bench.latency import LatencySession
+
+    calls = []
+    original = LatencySession.round
+
+    def recording(self, runs, min_seconds, rewarm=None):
+        calls.append((self.interpreter, runs, min_seconds, rewarm))
+        samples = original(self, runs, min_seconds, rewarm)
+        calls[-1] += (len(self.warm[-1]),)
+        return samples
+
+    monkeypatch.setattr(LatencySession, "round", recording)
+    models = [tiny_models[("gap", "float32")], tiny_models[("gap", "int8")]]
+    doc = run_bench(models, runs=10, warmup=5, min_seconds=0.3, rounds=3, limit=50)
+    rows = doc["results"]
+    assert [r["status"] for r in rows] == ["ok", "ok"] and doc["environment"]["rounds"] == 3
+    its = list(dict.fromkeys(c[0] for c in calls))
+    order = [its.index(c[0]) for c in calls]
+    assert order == [0, 1, 1, 0, 0, 1]  # every row in every round, order reversed on odd rounds
+    assert [c[1] for c in calls] == [4] * 6 and [c[2] for c in calls] == pytest.approx([0.1] * 6)  # ceil(10/3), 0.3 s / 3
+    assert [c[4] for c in calls] == [5, 5, 2, 2, 2, 2]  # the full warm-up once, then ceil(5/3) before each round
+    for r in rows:
+        assert r["latency"]["rounds"] == 3 and len(r["latency"]["round_p50_us"]) == 3
+        assert r["latency"]["runs"] >= 12 and r["latency"]["seconds"] >= 0.3 * 0.99
+    (c,) = doc["comparisons"]
+    f, q = (r["latency"]["round_p50_us"] for r in rows)
+    ratios = [a / b for a, b in zip(f, q)]
+    assert c["speedup_range"] == pytest.approx([min(ratios), max(ratios)])
+
+
+def test_a_row_failing_in_a_later_round_fails_alone(tiny_models, monkeypatch):
+    from edgenets.bench import run_bench
+    from edgenets.bench.latency import LatencySession
+
+    original = LatencySession.round
+    broken = []
+
+    def flaky(self, runs, min_seconds, rewarm=None):
+        if not broken and self.rounds:  # the first row to reach its second round breaks
+            broken.append(self)
+        if broken and self is broken[0]:
+            raise RuntimeError("invoke failed: delegate lost")
+        return original(self, runs, min_seconds, rewarm)
+
+    monkeypatch.setattr(LatencySession, "round", flaky)
+    models = [tiny_models[("gap", "float32")], tiny_models[("gap", "int8")]]
+    doc = run_bench(models, runs=4, warmup=0, min_seconds=0.0, rounds=3, limit=50)
+    bad, good = doc["results"][1], doc["results"][0]  # round 2 visits the rows in reverse: int8 first
+    assert bad["status"] == "error" and bad["error"] == "invoke failed: delegate lost" and "latency" not in bad
+    assert bad["ops"]["CONV_2D"] == 2 and bad["metrics"]["accuracy"] > 0
+    assert good["status"] == "ok" and good["latency"]["rounds"] == 3
+
+
+@pytest.mark.parametrize("runs, seconds, warmup, rounds, expected", [
+    (200, 2.0, 20, 10, (20, 0.2, 2)), (200, 2.0, 20, 1, (200, 2.0, 20)), (1, 0.0, 0, 10, (1, 0.0, 0)),
+    (10, 1.0, 3, 4, (3, 0.25, 1)), (5, 0.0, 1, 3, (2, 0.0, 1)),
+])
+def test_round_budget_splits_one_blocks_cost(runs, seconds, warmup, rounds, expected):
+    from edgenets.bench.latency import round_budget
+
+    per_runs, per_seconds, rewarm = round_budget(runs, seconds, warmup, rounds)
+    assert (per_runs, rewarm) == expected[::2] and per_seconds == pytest.approx(expected[1])
+    assert per_runs * rounds >= runs  # --runs stays a floor
+
+
+def test_round_tables_show_the_drift_and_the_per_round_speedup():
+    from edgenets.bench.render import render_bench
+    from edgenets.bench.tables import paired_speedup_range, round_spread_pct
+
+    f = {"round_p50_us": [100.0, 150.0, 120.0]}
+    q = {"round_p50_us": [50.0, 100.0, 40.0]}
+    assert paired_speedup_range(f, q) == pytest.approx([1.5, 3.0])
+    assert round_spread_pct(f) == pytest.approx(50.0) and round_spread_pct(q) == pytest.approx(150.0)
+    assert paired_speedup_range({"round_p50_us": [1.0]}, {"round_p50_us": [2.0]}) is None  # one round: no pairs
+    assert paired_speedup_range(f, {"round_p50_us": [1.0, 2.0]}) is None                  # rounds do not line up
+    assert round_spread_pct({"mean_us": 3.0}) is None
+
+    def row(precision, p50s):
+        lat = {"mean_us": float(np.mean(p50s)), "p50_us": 1.0, "p99_us": 1.0, "round_p50_us": p50s}
+        return {"model": "m", "precision": precision, "threads": 1, "status": "ok", "size_bytes": 1024,
+                "metrics": {"accuracy": 0.9, "f1": 0.9}, "latency": lat}
+    doc = {"environment": {"rounds": 3, "threads": [1]}, "results": [row("float32", f["round_p50_us"]),
+                                                                      row("int8", q["round_p50_us"])]}
+    text = render_bench(doc, "table")
+    assert "latency in 3 interleaved rounds" in text
+    assert "1.50-3.00" in text.split("float32 vs quantised:")[1]
+    assert " 150 " in text.split("float32 vs quantised:")[0]  # int8's rounds ±%: 100/40 - 1
+
+
 X86_FLAGS = "flags\t\t: fpu vme sse sse2 ssse3 sse4_1 sse4_2 avx f16c avx2 fma bmi2 avx512f avx512bw avx512_vnni\n"
 PI4_FEATURES = "processor\t: 0\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU implementer\t: 0x41\n"
 PI5_FEATURES = "Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp\n"
@@ -259,6 +372,7 @@ def test_cpu_ref_runs_without_the_default_delegate(run_cli, tiny_models, tmp_pat
 @pytest.mark.parametrize("args, fragment", [
     (["--threads", "0"], "--threads"), (["--device", "gpu"], "--device"), (["--runs", "0"], "--runs"),
     (["--runtime", "onnx"], "--runtime"), (["--format", "xml"], "--format"), (["--min-seconds", "inf"], "--min-seconds"),
+    (["--rounds", "0"], "--rounds"),
 ])
 def test_bad_options_are_one_line_errors(run_cli, tiny_models, args, fragment):
     assert_one_line_error(run_cli("bench", tiny_models[("gap", "float32")], *args), fragment)

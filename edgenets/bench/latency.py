@@ -3,14 +3,24 @@
 Four phases, kept apart: init (load + allocate), the first inference (lazy kernel preparation,
 delegate warm-up), a warm-up, then the steady state over at least ``runs`` invokes and at least
 ``min_seconds``. Only ``invoke()`` is inside the timer; the input tensor is set once, before.
+
+Interleaved rounds (``bench --rounds N``): a shared machine drifts over seconds (other tenants,
+frequency scaling), so two models timed one after the other in single blocks can differ by the
+drift alone. :class:`LatencySession` keeps one interpreter per configuration and times it in
+several short rounds; the runner visits every configuration in each round (alternating the
+order), so all of them sample the same stretches of time. Each round starts with a short untimed
+re-warm (caches went cold while the other models ran); the steady-state samples of all rounds are
+merged for the summary, and each round's median is kept to show the drift.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
+
+DEFAULT_ROUNDS = 10  # why interleave: benchmarks/bench_rounds.py, docs/bench.md
 
 
 def summarize(samples_ns: np.ndarray) -> dict:
@@ -49,28 +59,63 @@ def steady_state(invoke: Callable[[], Any], runs: int, min_seconds: float) -> np
     return np.asarray(samples, dtype=np.int64)
 
 
+class LatencySession:
+    """One model configuration's interpreter, kept for several timed rounds."""
+
+    def __init__(self, make_interpreter: Callable[[], Any], sample: np.ndarray, *, warmup: int = 20) -> None:
+        t0 = time.perf_counter_ns()
+        self.interpreter = make_interpreter()
+        self.interpreter.allocate_tensors()
+        self.init_ns = time.perf_counter_ns() - t0
+        self.interpreter.set_tensor(self.interpreter.get_input_details()[0]["index"], sample)
+        self.warmup = warmup
+        t0 = time.perf_counter_ns()
+        self.interpreter.invoke()
+        self.first_ns = time.perf_counter_ns() - t0
+        self.warm: list[np.ndarray] = []
+        self.rounds: list[np.ndarray] = []
+
+    def round(self, runs: int, min_seconds: float, rewarm: Optional[int] = None) -> np.ndarray:
+        """Warm up (untimed: ``warmup`` invokes before the first round, ``rewarm`` before later ones,
+        default the same), then time at least ``runs`` invokes and at least ``min_seconds``."""
+        invoke = self.interpreter.invoke
+        n = self.warmup if not self.rounds or rewarm is None else rewarm
+        warm = steady_state(invoke, n, 0.0) if n > 0 else np.zeros(0, dtype=np.int64)
+        self.warm.append(warm)
+        samples = steady_state(invoke, max(1, runs), min_seconds)
+        self.rounds.append(samples)
+        return samples
+
+    def block(self) -> dict:
+        """The latency block of the results document, over all rounds so far."""
+        if not self.rounds:
+            raise ValueError("no timed round yet")
+        steady = np.concatenate(self.rounds)
+        warm = self.warm[0]  # the warm-up after loading; later ones re-warm between rounds
+        block = {
+            "init_us": self.init_ns / 1e3,
+            "first_us": self.first_ns / 1e3,
+            "warmup_runs": int(len(warm)),
+            "warmup_mean_us": float(warm.mean() / 1e3) if len(warm) else None,
+            **summarize(steady),
+            "seconds": float(steady.sum() / 1e9),
+            "rounds": len(self.rounds),
+        }
+        if len(self.rounds) > 1:
+            block["round_p50_us"] = [round(float(np.median(r)) / 1e3, 3) for r in self.rounds]
+        return block
+
+
+def round_budget(runs: int, min_seconds: float, warmup: int, rounds: int) -> tuple[int, float, int]:
+    """The per-round share of a run's budget (runs, seconds, re-warm invokes): ``rounds`` rounds time
+    what one block would, and re-warm (the caches went cold while other models ran) with about
+    ``warmup`` invokes in all."""
+    return max(1, -(-runs // rounds)), min_seconds / rounds, min(warmup, max(1, -(-warmup // rounds)))
+
+
 def measure(make_interpreter: Callable[[], Any], sample: np.ndarray, *, runs: int = 200, warmup: int = 20,
             min_seconds: float = 2.0) -> tuple[dict, Any]:
-    """Latency block for one model configuration; returns (block, the allocated interpreter)."""
-    t0 = time.perf_counter_ns()
-    interpreter = make_interpreter()
-    interpreter.allocate_tensors()
-    init_ns = time.perf_counter_ns() - t0
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], sample)
-    invoke = interpreter.invoke
-
-    t0 = time.perf_counter_ns()
-    invoke()
-    first_ns = time.perf_counter_ns() - t0
-
-    warm = steady_state(invoke, warmup, 0.0) if warmup > 0 else np.zeros(0, dtype=np.int64)
-    steady = steady_state(invoke, max(1, runs), min_seconds)
-    block = {
-        "init_us": init_ns / 1e3,
-        "first_us": first_ns / 1e3,
-        "warmup_runs": int(len(warm)),
-        "warmup_mean_us": float(warm.mean() / 1e3) if len(warm) else None,
-        **summarize(steady),
-        "seconds": float(steady.sum() / 1e9),
-    }
-    return block, interpreter
+    """Latency block for one model configuration in one round; returns (block, the allocated interpreter)."""
+    session = LatencySession(make_interpreter, sample, warmup=warmup)
+    session.round(runs, min_seconds)
+    return session.block(), session.interpreter

@@ -27,9 +27,14 @@ def _tabulate(rows: Sequence[Sequence], headers: Sequence[str], fmt: str) -> str
 def _environment_line(env: dict) -> str:
     features = env.get("cpu_features")
     simd = f"SIMD {' '.join(map(str, features)) or 'none of note'}, " if isinstance(features, list) else ""
+    rounds = f"; latency in {env['rounds']} interleaved rounds" if _int(env.get("rounds")) > 1 else ""
     return (f"{device_label(env)}; {env.get('cores')} cores, {simd}{env.get('os')}, Python {env.get('python')}; "
             f"device {env.get('device')}, threads {','.join(map(str, env.get('threads', [])))}; "
-            f"data {env.get('dataset')}")
+            f"data {env.get('dataset')}{rounds}")
+
+
+def _int(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _sections(doc: dict, per_class: bool) -> list[tuple[str, list[str], list[list]]]:

@@ -2,7 +2,8 @@
 
 Per model: cheap checks first (file size, "TFL3" identifier, a bounds-checked walk of the
 flatbuffer, the sidecar), then per thread count an isolated probe (probe.py), the accuracy
-evaluation (once per model; it does not depend on the thread count), and the latency run.
+evaluation (once per model; it does not depend on the thread count) and a loaded interpreter.
+Then the latency of every loaded row, in ``rounds`` interleaved rounds (latency.py).
 Anything that goes wrong becomes that row's ``status: "error"`` with a one-line reason; the
 other rows still run.
 """
@@ -12,12 +13,13 @@ from __future__ import annotations
 import functools
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from edgenets._io import sha256_file
 from edgenets.bench import evaluate as ev
-from edgenets.bench.latency import measure
+from edgenets.bench.latency import DEFAULT_ROUNDS, LatencySession, round_budget
 from edgenets.bench.memory import PeakRss
 from edgenets.bench.ops import FlatbufferError, check_header, delegate_partitions, interpreter_op_counts, parse_op_counts
 from edgenets.bench.probe import probe
@@ -117,11 +119,19 @@ def _model_facts(rt: Runtime, path: Path, make: Callable[[], Any], sidecar: Opti
     }
 
 
-def bench_model(path: str | Path, rt: Runtime, data: dict, *, threads: Sequence[int], device: str = "cpu",
-                delegate: Optional[str] = None, runs: int = 200, warmup: int = 20, min_seconds: float = 2.0,
-                isolate: bool = True, eval_batch: int = ev.EVAL_BATCH, log: Log = None) -> list[dict]:
-    """One row per thread count for the model at ``path``."""
-    path = Path(path)
+@dataclass
+class _Timed:
+    """A row whose model loaded and evaluated: its interpreter waits for the timed rounds."""
+
+    row: dict
+    session: LatencySession
+    static_ops: Optional[dict]
+
+
+def _prepare_model(path: Path, rt: Runtime, data: dict, *, threads: Sequence[int], device: str,
+                   delegate: Optional[str], warmup: int, isolate: bool, eval_batch: int,
+                   log: Log) -> tuple[list[dict], list[_Timed]]:
+    """Checks, probe, accuracy and a loaded interpreter per thread count; no latency yet."""
     base: dict[str, Any] = {
         "model": path.stem, "path": str(path), "sha256": None, "precision": precision_from_filename(path) or "unknown",
         "size_bytes": None, "threads": None, "device": device, "delegate": delegate,
@@ -142,14 +152,14 @@ def bench_model(path: str | Path, rt: Runtime, data: dict, *, threads: Sequence[
     if sidecar and sidecar.get("precision"):
         base["precision"] = str(sidecar["precision"])
     if reason is not None:
-        rows = [{**base, "threads": int(t), "status": "error", "error": reason} for t in threads]
         if log:
             log(f"{path}: error: {reason}")
-        return rows
+        return [{**base, "threads": int(t), "status": "error", "error": reason} for t in threads], []
 
     facts: Optional[dict] = None
     facts_error: Optional[str] = None
-    rows = []
+    rows: list[dict] = []
+    timed: list[_Timed] = []
     for t in threads:
         row = {**base, "threads": int(t)}
         rows.append(row)
@@ -168,30 +178,67 @@ def bench_model(path: str | Path, rt: Runtime, data: dict, *, threads: Sequence[
                     facts_error = first_line(exc)
             if facts_error is not None:
                 raise RuntimeError(facts_error)
-            with PeakRss() as mem:
-                latency, it = measure(make, facts["sample"], runs=runs, warmup=warmup, min_seconds=min_seconds)
+            with PeakRss() as mem:  # load + allocate + the first invoke
+                session = LatencySession(make, facts["sample"], warmup=warmup)
             memory = {"peak_rss_increase_bytes": mem.increase, "method": f"in-process {mem.method}"}
             if report is not None:  # the fresh child's figure is the honest one
                 memory = {"peak_rss_increase_bytes": report.get("peak_rss_increase_bytes"),
                           "method": f"isolated process, {report.get('method')}"}
             row.update({k: v for k, v in facts.items() if k != "sample"})
-            row.update(
-                latency=latency,
-                memory=memory,
-                ops=interpreter_op_counts(it) or static_ops,
-                delegate_partitions=delegate_partitions(it),
-            )
-            del it
+            row["memory"] = memory
+            timed.append(_Timed(row, session, static_ops))
             if log:
-                m = facts["metrics"]
-                log(f"{path}: {row['precision']}, {t} thread(s): accuracy {m['accuracy'] * 100:.2f}%, "
-                    f"mean {latency['mean_us']:.1f} us over {latency['runs']} runs")
+                log(f"{path}: {row['precision']}, {t} thread(s): accuracy "
+                    f"{facts['metrics']['accuracy'] * 100:.2f}%, loaded")
         except Exception as exc:  # noqa: BLE001 - a failed row, not a failed benchmark
-            row.update(status="error", error=first_line(exc))
-            if static_ops is not None:
-                row["ops"] = static_ops
-            if log:
-                log(f"{path}: {t} thread(s): error: {row['error']}")
+            _fail(row, exc, static_ops, log)
+    return rows, timed
+
+
+def _fail(row: dict, exc: BaseException, static_ops: Optional[dict], log: Log) -> None:
+    row.update(status="error", error=first_line(exc))
+    if static_ops is not None:
+        row["ops"] = static_ops
+    if log:
+        log(f"{row['path']}: {row['threads']} thread(s): error: {row['error']}")
+
+
+def _time_rounds(timed: list[_Timed], *, rounds: int, runs: int, min_seconds: float, warmup: int,
+                 log: Log) -> None:
+    """Time every loaded configuration ``rounds`` times, visiting them in turn (order reversed on odd
+    rounds), so that machine drift falls on all of them alike; then fill in each row's latency."""
+    per_runs, per_seconds, rewarm = round_budget(runs, min_seconds, warmup, rounds)
+    live = list(timed)
+    if log and live:
+        log(f"timing {len(live)} row(s)" + (f" in {rounds} interleaved rounds" if rounds > 1 else "")
+            + f", at least {min_seconds:g} s and {runs} runs each")
+    for r in range(rounds):
+        for t in (live if r % 2 == 0 else live[::-1]):
+            try:
+                t.session.round(per_runs, per_seconds, rewarm)
+            except Exception as exc:  # noqa: BLE001 - a failed row, not a failed benchmark
+                _fail(t.row, exc, t.static_ops, log)
+        live = [t for t in live if t.row["status"] == "ok"]
+    for t in live:
+        it = t.session.interpreter
+        latency = t.session.block()
+        t.row.update(latency=latency, ops=interpreter_op_counts(it) or t.static_ops,
+                     delegate_partitions=delegate_partitions(it))
+        if log:
+            log(f"{t.row['path']}: {t.row['precision']}, {t.row['threads']} thread(s): mean "
+                f"{latency['mean_us']:.1f} us, p50 {latency['p50_us']:.1f} us over {latency['runs']} runs"
+                + (f" in {rounds} rounds" if rounds > 1 else ""))
+    for t in timed:  # free the interpreters
+        del t.session
+
+
+def bench_model(path: str | Path, rt: Runtime, data: dict, *, threads: Sequence[int], device: str = "cpu",
+                delegate: Optional[str] = None, runs: int = 200, warmup: int = 20, min_seconds: float = 2.0,
+                rounds: int = DEFAULT_ROUNDS, isolate: bool = True, eval_batch: int = ev.EVAL_BATCH, log: Log = None) -> list[dict]:
+    """One row per thread count for the model at ``path`` (its thread counts interleaved if ``rounds`` > 1)."""
+    rows, timed = _prepare_model(Path(path), rt, data, threads=threads, device=device, delegate=delegate,
+                                 warmup=warmup, isolate=isolate, eval_batch=eval_batch, log=log)
+    _time_rounds(timed, rounds=rounds, runs=runs, min_seconds=min_seconds, warmup=warmup, log=log)
     return rows
 
 
@@ -209,7 +256,8 @@ def parse_threads(text: str | Sequence[int]) -> list[int]:
     return list(dict.fromkeys(values))
 
 
-def validate_options(*, device: str, runs: int, warmup: int, min_seconds: float, limit: Optional[int]) -> None:
+def validate_options(*, device: str, runs: int, warmup: int, min_seconds: float, limit: Optional[int],
+                     rounds: int = 1) -> None:
     if device not in DEVICES:
         raise InputError(f"--device must be one of {', '.join(DEVICES)}. Received: {device!r}")
     if runs < 1:
@@ -220,27 +268,37 @@ def validate_options(*, device: str, runs: int, warmup: int, min_seconds: float,
         raise InputError(f"--min-seconds must be >= 0 and finite. Received: {min_seconds}")
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be >= 1. Received: {limit}")
+    if not 1 <= rounds <= 1000:
+        raise InputError(f"--rounds must be between 1 and 1000. Received: {rounds}")
 
 
 def run_bench(models: Sequence[str | Path], *, device: str = "cpu", delegate: Optional[str] = None,
               threads: Sequence[int] | str = (1,), runs: int = 200, warmup: int = 20, min_seconds: float = 2.0,
-              dataset: Any = "mnist", limit: Optional[int] = None, runtime: str = "auto", isolate: bool = True,
-              eval_batch: int = ev.EVAL_BATCH, log: Log = None) -> dict:
-    """Benchmark ``models``; returns the results document (results.py), failures included as rows."""
+              rounds: int = DEFAULT_ROUNDS, dataset: Any = "mnist", limit: Optional[int] = None, runtime: str = "auto",
+              isolate: bool = True, eval_batch: int = ev.EVAL_BATCH, log: Log = None) -> dict:
+    """Benchmark ``models``; returns the results document (results.py), failures included as rows.
+
+    Every model is loaded and evaluated first; then the latency of all (model, threads) rows is
+    timed in ``rounds`` interleaved rounds, each with 1/rounds of ``runs`` and ``min_seconds``.
+    """
     if not models:
         raise InputError("give at least one MODEL.tflite")
     thread_list = parse_threads(threads)
-    validate_options(device=device, runs=runs, warmup=warmup, min_seconds=min_seconds, limit=limit)
+    validate_options(device=device, runs=runs, warmup=warmup, min_seconds=min_seconds, limit=limit, rounds=rounds)
     rt = resolve_runtime(runtime)
     data = load_eval_data(dataset, limit)
     start = time.perf_counter()
-    results = []
+    results: list[dict] = []
+    timed: list[_Timed] = []
     for model in models:
-        results.extend(bench_model(model, rt, data, threads=thread_list, device=device, delegate=delegate, runs=runs,
-                                   warmup=warmup, min_seconds=min_seconds, isolate=isolate, eval_batch=eval_batch,
-                                   log=log))
+        rows, ready = _prepare_model(Path(model), rt, data, threads=thread_list, device=device, delegate=delegate,
+                                     warmup=warmup, isolate=isolate, eval_batch=eval_batch, log=log)
+        results.extend(rows)
+        timed.extend(ready)
+    _time_rounds(timed, rounds=rounds, runs=runs, min_seconds=min_seconds, warmup=warmup, log=log)
     env = collect_environment(runtime=rt, threads=thread_list, device=device, delegate=delegate,
                               dataset=f"{data['name']} ({data['split']}, {len(data['labels'])} images)")
+    env["rounds"] = rounds
     env["seconds"] = round(time.perf_counter() - start, 2)
     from edgenets.bench.tables import quantisation_deltas
 

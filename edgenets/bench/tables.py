@@ -59,25 +59,49 @@ def quantisation_deltas(results: Sequence[dict]) -> list[dict]:
             "float_mean_us": f["latency"]["mean_us"],
             "mean_us": q["latency"]["mean_us"],
             "speedup": _ratio(f["latency"]["mean_us"], q["latency"]["mean_us"]),
+            "speedup_range": paired_speedup_range(f["latency"], q["latency"]),
             "size_ratio": _ratio(q.get("size_bytes"), f.get("size_bytes")),
             "memory_ratio": _ratio(q_mem, f_mem),
         })
     return out
 
 
+def paired_speedup_range(float_latency: dict, quant_latency: dict) -> Optional[list[float]]:
+    """[min, max] over interleaved rounds of float p50 / quantised p50, each ratio from one round
+    (both timed within seconds of each other); None for single-block timings."""
+    f, q = float_latency.get("round_p50_us"), quant_latency.get("round_p50_us")
+    if not (isinstance(f, list) and isinstance(q, list)) or len(f) != len(q) or len(f) < 2:
+        return None
+    ratios = [a / b for a, b in zip(f, q) if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > 0]
+    return [min(ratios), max(ratios)] if len(ratios) == len(f) else None
+
+
+def round_spread_pct(latency: dict) -> Optional[float]:
+    """How far the slowest round's median is above the fastest's (%): the drift the rounds averaged."""
+    p50s = latency.get("round_p50_us")
+    if not isinstance(p50s, list) or len(p50s) < 2 or not all(isinstance(v, (int, float)) and v > 0 for v in p50s):
+        return None
+    return (max(p50s) / min(p50s) - 1.0) * 100.0
+
+
 DELTA_HEADERS = ["model", "threads", "float acc %", "quant", "acc %", "Δacc pp", "float F1", "F1", "ΔF1",
-                 "float mean us", "mean us", "speedup x", "size ratio", "memory ratio"]
+                 "float mean us", "mean us", "speedup x", "per-round x", "size ratio", "memory ratio"]
 
 
 def delta_rows(deltas: Sequence[dict]) -> list[list]:
     return [[d["model"], d["threads"], _pct(d["float_accuracy"]), d["precision"], _pct(d["accuracy"]),
              _round(d["accuracy_delta_pp"], 2), _round(d["float_f1"], 4), _round(d["f1"], 4), _round(d["f1_delta"], 4),
              _round(d["float_mean_us"], 1), _round(d["mean_us"], 1), _round(d["speedup"], 2),
-             _round(d["size_ratio"], 3), _round(d["memory_ratio"], 2)] for d in deltas]
+             _range(d.get("speedup_range")), _round(d["size_ratio"], 3), _round(d["memory_ratio"], 2)]
+            for d in deltas]
+
+
+def _range(pair: Optional[Sequence[float]]) -> Optional[str]:
+    return None if not pair else f"{pair[0]:.2f}-{pair[1]:.2f}"
 
 
 SUMMARY_HEADERS = ["model", "precision", "threads", "status", "acc %", "F1", "mean us", "p50 us", "p99 us",
-                   "img/s", "size KiB", "mem MiB", "error"]
+                   "rounds ±%", "img/s", "size KiB", "mem MiB", "error"]
 
 
 def summary(results: Sequence[dict]) -> list[list]:
@@ -89,7 +113,7 @@ def summary(results: Sequence[dict]) -> list[list]:
             r.get("model"), r.get("precision"), r.get("threads"), r.get("status"),
             _pct(_get(r, "metrics", "accuracy")), _round(_get(r, "metrics", "f1"), 4),
             _round(lat.get("mean_us"), 1), _round(lat.get("p50_us"), 1), _round(lat.get("p99_us"), 1),
-            _round(lat.get("images_per_s"), 0),
+            _round(round_spread_pct(lat), 1), _round(lat.get("images_per_s"), 0),
             _round(r["size_bytes"] / 1024, 1) if r.get("size_bytes") is not None else None,
             _round(mem / 2**20, 2) if mem is not None else None,
             r.get("error") or "",

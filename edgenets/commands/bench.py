@@ -34,6 +34,8 @@ def bench(
     runs: Annotated[int, typer.Option(help="Timed invokes at least.")] = 200,
     warmup: Annotated[int, typer.Option(help="Untimed warm-up invokes after the first one.")] = 20,
     min_seconds: Annotated[float, typer.Option(help="Time the steady state for at least this long.")] = 2.0,
+    rounds: Annotated[int, typer.Option(help="Split each row's timing into N rounds, interleaved across all rows "
+                                             "(same total budget), so machine drift falls on every model alike.")] = 10,
     dataset: Annotated[str, typer.Option(help="mnist, fashion-mnist or a path (test split; all of it if it has none).")] = "mnist",
     limit: Annotated[Optional[int], typer.Option(help="Evaluate on a stratified subset of N images.")] = None,
     runtime: Annotated[str, typer.Option(help="auto (ai-edge-litert, tflite-runtime, tensorflow), litert, tflite-runtime or tensorflow.")] = "auto",
@@ -53,7 +55,7 @@ def bench(
     check_format(fmt)
     check_output(output)
     doc = run_bench(models, device=device, delegate=delegate, threads=threads, runs=runs, warmup=warmup,
-                    min_seconds=min_seconds, dataset=dataset, limit=limit, runtime=runtime,
+                    min_seconds=min_seconds, rounds=rounds, dataset=dataset, limit=limit, runtime=runtime,
                     log=lambda line: typer.echo(line, err=True))
     _emit(render_bench(doc, fmt, per_class=per_class), output, lambda f: render_bench(doc, f, per_class=per_class))
     bad = failed(doc)

@@ -222,10 +222,14 @@ def build_report(run_dirs: Sequence[str | Path], bench_files: Sequence[str | Pat
                       caption="Single-image inference (TFLite, LiteRT interpreter)"))
         deltas = [dl for _, d in docs for dl in quantisation_deltas(d["results"])]
         if deltas:
-            doc.add(Table(["model", "threads", "precision", "accuracy Δ pp", "F1 Δ", "speedup ×", "size ratio", "memory ratio"],
+            doc.add(Table(["model", "threads", "precision", "accuracy Δ pp", "F1 Δ", "speedup ×", "per-round ×",
+                           "size ratio", "memory ratio"],
                           [[dl.get("model"), dl.get("threads"), dl.get("precision"), dl.get("accuracy_delta_pp"),
-                            dl.get("f1_delta"), dl.get("speedup"), dl.get("size_ratio"), dl.get("memory_ratio")]
-                           for dl in deltas], caption="Quantised vs float32, same model, same device"))
+                            dl.get("f1_delta"), dl.get("speedup"),
+                            None if not dl.get("speedup_range") else "{:.2f}-{:.2f}".format(*dl["speedup_range"]),
+                            dl.get("size_ratio"), dl.get("memory_ratio")]
+                           for dl in deltas], caption="Quantised vs float32, same model, same device (per-round: "
+                                                      "the range of the ratio within interleaved rounds, bench --rounds)"))
         series = [{"label": f"{x['run']} {x['precision']} t{x['threads']}", "percentiles_us": x["latency"]["percentiles_us"],
                    "quantised": x["precision"] != "float32"} for x in rows if x["latency"].get("percentiles_us")]
         if series:
