@@ -412,6 +412,7 @@ def test_json_csv_md_outputs_parse(run_cli, tiny_models, tmp_path):
     rows = list(csv.DictReader(io.StringIO((tmp_path / "r.csv").read_text())))
     assert [r["precision"] for r in rows] == ["float32", "int8"]
     assert float(rows[1]["accuracy"]) == pytest.approx(doc["results"][1]["metrics"]["accuracy"])
+    assert [int(r["rounds"]) for r in rows] == [10, 10]  # the default
     res = run_cli("bench", *models, *FAST, "--format", "md", "--per-class", "--output", tmp_path / "r.md")
     assert res.code == 0, res.err
     md = (tmp_path / "r.md").read_text()
