@@ -66,6 +66,9 @@ def test_report_has_every_section_plot_and_the_measured_numbers(demo):
     doc = json.loads((out / "bench-cpu.json").read_text())
     int8 = next(r for r in doc["results"] if r["model"] == "shufflenet" and r["precision"] == "int8")
     assert re.search(rf"\| shufflenet +\| TFLite int8 +\| {100 * int8['metrics']['accuracy']:.2f} ", md)
+    # the float/int8 speed ratio within each interleaved round: its range, as the bench computed it
+    lo, hi = next(c for c in doc["comparisons"] if c["model"] == "shufflenet")["speedup_range"]
+    assert re.search(rf"\| shufflenet +\| 1 +\| int8 +\|[^\n]*\| {lo:.2f}-{hi:.2f} +\|", md)
     # where it was measured, SIMD features included (they decide which int8 kernels run)
     features = doc["environment"]["cpu_features"]
     simd = " ".join(features) if features is not None else "not recorded"

@@ -92,11 +92,12 @@ def delta_rows(deltas: Sequence[dict]) -> list[list]:
     return [[d["model"], d["threads"], _pct(d["float_accuracy"]), d["precision"], _pct(d["accuracy"]),
              _round(d["accuracy_delta_pp"], 2), _round(d["float_f1"], 4), _round(d["f1"], 4), _round(d["f1_delta"], 4),
              _round(d["float_mean_us"], 1), _round(d["mean_us"], 1), _round(d["speedup"], 2),
-             _range(d.get("speedup_range")), _round(d["size_ratio"], 3), _round(d["memory_ratio"], 2)]
+             format_range(d.get("speedup_range")), _round(d["size_ratio"], 3), _round(d["memory_ratio"], 2)]
             for d in deltas]
 
 
-def _range(pair: Optional[Sequence[float]]) -> Optional[str]:
+def format_range(pair: Optional[Sequence[float]]) -> Optional[str]:
+    """[0.48, 0.52] -> "0.48-0.52" (None stays None: a missing cell)."""
     return None if not pair else f"{pair[0]:.2f}-{pair[1]:.2f}"
 
 

@@ -144,7 +144,7 @@ def build_report(run_dirs: Sequence[str | Path], bench_files: Sequence[str | Pat
                  command: str = "") -> dict:
     """Write ``out/index.md``, ``out/index.html`` and the PNGs; return their paths."""
     from edgenets.bench import results as bench_results
-    from edgenets.bench.tables import quantisation_deltas
+    from edgenets.bench.tables import format_range, quantisation_deltas
     from edgenets.report import plots
 
     if not run_dirs:
@@ -226,7 +226,7 @@ def build_report(run_dirs: Sequence[str | Path], bench_files: Sequence[str | Pat
                            "size ratio", "memory ratio"],
                           [[dl.get("model"), dl.get("threads"), dl.get("precision"), dl.get("accuracy_delta_pp"),
                             dl.get("f1_delta"), dl.get("speedup"),
-                            None if not dl.get("speedup_range") else "{:.2f}-{:.2f}".format(*dl["speedup_range"]),
+                            format_range(dl.get("speedup_range")),
                             dl.get("size_ratio"), dl.get("memory_ratio")]
                            for dl in deltas], caption="Quantised vs float32, same model, same device (per-round: "
                                                       "the range of the ratio within interleaved rounds, bench --rounds)"))
