@@ -11,7 +11,7 @@ Target: the interleaved spread is smaller than the single-block spread.
 
 Usage (from the repo root):
     .venv/bin/python benchmarks/bench_rounds.py runs/NAME/export/model_float32.tflite
-    .venv/bin/python benchmarks/bench_rounds.py MODEL.tflite --copies 3 --rounds 10 --min-seconds 3 --repeats 5
+    .venv/bin/python benchmarks/bench_rounds.py MODEL.tflite --copies 3 --rounds 10 --min-seconds 3 --repeats 5 --threads 2
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ def spread(values: list[float]) -> float:
     return max(values) / min(values) - 1.0
 
 
-def one_run(paths: list[Path], rounds: int, min_seconds: float) -> dict:
+def one_run(paths: list[Path], rounds: int, min_seconds: float, threads: int = 1) -> dict:
     from edgenets.bench import run_bench
 
-    doc = run_bench(paths, rounds=rounds, min_seconds=min_seconds, runs=1, warmup=20, limit=100)
+    doc = run_bench(paths, rounds=rounds, min_seconds=min_seconds, runs=1, warmup=20, limit=100, threads=[threads])
     rows = doc["results"]
     bad = [r for r in rows if r["status"] != "ok"]
     if bad:
@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--min-seconds", type=float, default=3.0, help="timing budget per copy (both modes)")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1, help="interpreter threads (one thread pool per copy)")
     args = ap.parse_args(argv)
     if not args.model.is_file():
         print(f"error: {args.model}: file not found", file=sys.stderr)
@@ -61,13 +62,13 @@ def main(argv: list[str] | None = None) -> int:
             path.parent.mkdir()
             shutil.copyfile(args.model, path)
             paths.append(path)
-        print(f"{args.copies} identical copies of {args.model}, {args.min_seconds:g} s of timing per copy; "
+        print(f"{args.copies} identical copies of {args.model}, {args.threads} thread(s), {args.min_seconds:g} s of timing per copy; "
               f"single blocks vs {args.rounds} interleaved rounds\n")
         print(f"{'repeat':>6}  {'mode':<12} {'means (us)':<30} {'mean spread':>11} {'p50 spread':>10}")
         for rep in range(args.repeats):
             modes = [("single", 1), ("interleaved", args.rounds)]
             for mode, rounds in (modes if rep % 2 == 0 else modes[::-1]):
-                r = one_run(paths, rounds, args.min_seconds)
+                r = one_run(paths, rounds, args.min_seconds, args.threads)
                 results[mode].append(r)
                 means = " / ".join(f"{m:.1f}" for m in r["means"])
                 print(f"{rep + 1:>6}  {mode:<12} {means:<30} {r['mean_spread'] * 100:>10.1f}% "

@@ -265,6 +265,28 @@ def test_a_row_failing_in_a_later_round_fails_alone(tiny_models, monkeypatch):
     assert good["status"] == "ok" and good["latency"]["rounds"] == 3
 
 
+def test_a_row_failing_after_its_rounds_fails_alone(tiny_models, monkeypatch):
+    from edgenets.bench import run_bench, runner
+
+    original = runner.interpreter_op_counts
+    calls = []
+
+    def op_counts(it):
+        calls.append(it)
+        if len(calls) == 2:
+            raise RuntimeError("ops table unavailable")
+        return original(it)
+
+    monkeypatch.setattr(runner, "interpreter_op_counts", op_counts)
+    doc = run_bench([tiny_models[("gap", "float32")], tiny_models[("gap", "int8")]], runs=4, warmup=0,
+                    min_seconds=0.0, rounds=2, limit=50)
+    good, bad = doc["results"]
+    assert good["status"] == "ok" and good["latency"]["rounds"] == 2
+    assert bad["status"] == "error" and bad["error"] == "ops table unavailable" and "latency" not in bad
+    assert bad["ops"]["CONV_2D"] == 2  # from the flatbuffer
+    assert doc["comparisons"] == []  # no float/int8 pair without the int8 latency
+
+
 @pytest.mark.parametrize("runs, seconds, warmup, rounds, expected", [
     (200, 2.0, 20, 10, (20, 0.2, 2)), (200, 2.0, 20, 1, (200, 2.0, 20)), (1, 0.0, 0, 10, (1, 0.0, 0)),
     (10, 1.0, 3, 4, (3, 0.25, 1)), (5, 0.0, 1, 3, (2, 0.0, 1)),

@@ -124,7 +124,7 @@ class _Timed:
     """A row whose model loaded and evaluated: its interpreter waits for the timed rounds."""
 
     row: dict
-    session: LatencySession
+    session: Optional[LatencySession]  # None once the row is done or failed: the interpreter is freed
     static_ops: Optional[dict]
 
 
@@ -217,25 +217,32 @@ def _time_rounds(timed: list[_Timed], *, rounds: int, runs: int, min_seconds: fl
             try:
                 t.session.round(per_runs, per_seconds, rewarm)
             except Exception as exc:  # noqa: BLE001 - a failed row, not a failed benchmark
+                t.session = None
                 _fail(t.row, exc, t.static_ops, log)
-        live = [t for t in live if t.row["status"] == "ok"]
+        live = [t for t in live if t.session is not None]
     for t in live:
-        it = t.session.interpreter
-        latency = t.session.block()
-        t.row.update(latency=latency, ops=interpreter_op_counts(it) or t.static_ops,
-                     delegate_partitions=delegate_partitions(it))
+        try:
+            it = t.session.interpreter
+            latency = t.session.block()
+            t.row.update(latency=latency, ops=interpreter_op_counts(it) or t.static_ops,
+                         delegate_partitions=delegate_partitions(it))
+        except Exception as exc:  # noqa: BLE001 - a failed row, not a failed benchmark
+            t.row.pop("latency", None)
+            _fail(t.row, exc, t.static_ops, log)
+            continue
+        finally:
+            t.session = None
         if log:
             log(f"{t.row['path']}: {t.row['precision']}, {t.row['threads']} thread(s): mean "
                 f"{latency['mean_us']:.1f} us, p50 {latency['p50_us']:.1f} us over {latency['runs']} runs"
                 + (f" in {rounds} rounds" if rounds > 1 else ""))
-    for t in timed:  # free the interpreters
-        del t.session
 
 
 def bench_model(path: str | Path, rt: Runtime, data: dict, *, threads: Sequence[int], device: str = "cpu",
                 delegate: Optional[str] = None, runs: int = 200, warmup: int = 20, min_seconds: float = 2.0,
                 rounds: int = DEFAULT_ROUNDS, isolate: bool = True, eval_batch: int = ev.EVAL_BATCH, log: Log = None) -> list[dict]:
     """One row per thread count for the model at ``path`` (its thread counts interleaved if ``rounds`` > 1)."""
+    validate_options(device=device, runs=runs, warmup=warmup, min_seconds=min_seconds, limit=None, rounds=rounds)
     rows, timed = _prepare_model(Path(path), rt, data, threads=threads, device=device, delegate=delegate,
                                  warmup=warmup, isolate=isolate, eval_batch=eval_batch, log=log)
     _time_rounds(timed, rounds=rounds, runs=runs, min_seconds=min_seconds, warmup=warmup, log=log)
