@@ -12,6 +12,13 @@ from __future__ import annotations
 
 __all__ = ["compare", "load_results", "resolve_runtime", "run_bench"]
 
+# Timing defaults, shared by the CLI, the runner and the latency module. They live here, in a module
+# that imports nothing, so that `edgenets bench --help` shows them without loading numpy.
+DEFAULT_RUNS = 200  # timed invokes at least
+DEFAULT_WARMUP = 20  # untimed invokes after the first one
+DEFAULT_MIN_SECONDS = 2.0  # steady-state timing at least this long
+DEFAULT_ROUNDS = 10  # why interleave: benchmarks/bench_rounds.py, docs/bench.md
+
 
 def __getattr__(name: str):
     if name == "run_bench":

@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-DEFAULT_ROUNDS = 10  # why interleave: benchmarks/bench_rounds.py, docs/bench.md
+from edgenets.bench import DEFAULT_MIN_SECONDS, DEFAULT_RUNS, DEFAULT_WARMUP
 
 
 def summarize(samples_ns: np.ndarray) -> dict:
@@ -62,7 +62,7 @@ def steady_state(invoke: Callable[[], Any], runs: int, min_seconds: float) -> np
 class LatencySession:
     """One model configuration's interpreter, kept for several timed rounds."""
 
-    def __init__(self, make_interpreter: Callable[[], Any], sample: np.ndarray, *, warmup: int = 20) -> None:
+    def __init__(self, make_interpreter: Callable[[], Any], sample: np.ndarray, *, warmup: int = DEFAULT_WARMUP) -> None:
         t0 = time.perf_counter_ns()
         self.interpreter = make_interpreter()
         self.interpreter.allocate_tensors()
@@ -113,8 +113,8 @@ def round_budget(runs: int, min_seconds: float, warmup: int, rounds: int) -> tup
     return max(1, -(-runs // rounds)), min_seconds / rounds, min(warmup, max(1, -(-warmup // rounds)))
 
 
-def measure(make_interpreter: Callable[[], Any], sample: np.ndarray, *, runs: int = 200, warmup: int = 20,
-            min_seconds: float = 2.0) -> tuple[dict, Any]:
+def measure(make_interpreter: Callable[[], Any], sample: np.ndarray, *, runs: int = DEFAULT_RUNS, warmup: int = DEFAULT_WARMUP,
+            min_seconds: float = DEFAULT_MIN_SECONDS) -> tuple[dict, Any]:
     """Latency block for one model configuration in one round; returns (block, the allocated interpreter)."""
     session = LatencySession(make_interpreter, sample, warmup=warmup)
     session.round(runs, min_seconds)

@@ -19,7 +19,8 @@ from typing import Any, Callable, Optional, Sequence
 
 from edgenets._io import sha256_file
 from edgenets.bench import evaluate as ev
-from edgenets.bench.latency import DEFAULT_ROUNDS, LatencySession, round_budget
+from edgenets.bench import DEFAULT_MIN_SECONDS, DEFAULT_ROUNDS, DEFAULT_RUNS, DEFAULT_WARMUP
+from edgenets.bench.latency import LatencySession, round_budget
 from edgenets.bench.memory import PeakRss
 from edgenets.bench.ops import FlatbufferError, check_header, delegate_partitions, interpreter_op_counts, parse_op_counts
 from edgenets.bench.probe import probe
@@ -239,7 +240,7 @@ def _time_rounds(timed: list[_Timed], *, rounds: int, runs: int, min_seconds: fl
 
 
 def bench_model(path: str | Path, rt: Runtime, data: dict, *, threads: Sequence[int], device: str = "cpu",
-                delegate: Optional[str] = None, runs: int = 200, warmup: int = 20, min_seconds: float = 2.0,
+                delegate: Optional[str] = None, runs: int = DEFAULT_RUNS, warmup: int = DEFAULT_WARMUP, min_seconds: float = DEFAULT_MIN_SECONDS,
                 rounds: int = DEFAULT_ROUNDS, isolate: bool = True, eval_batch: int = ev.EVAL_BATCH, log: Log = None) -> list[dict]:
     """One row per thread count for the model at ``path`` (its thread counts interleaved if ``rounds`` > 1)."""
     validate_options(device=device, runs=runs, warmup=warmup, min_seconds=min_seconds, limit=None, rounds=rounds)
@@ -280,7 +281,7 @@ def validate_options(*, device: str, runs: int, warmup: int, min_seconds: float,
 
 
 def run_bench(models: Sequence[str | Path], *, device: str = "cpu", delegate: Optional[str] = None,
-              threads: Sequence[int] | str = (1,), runs: int = 200, warmup: int = 20, min_seconds: float = 2.0,
+              threads: Sequence[int] | str = (1,), runs: int = DEFAULT_RUNS, warmup: int = DEFAULT_WARMUP, min_seconds: float = DEFAULT_MIN_SECONDS,
               rounds: int = DEFAULT_ROUNDS, dataset: Any = "mnist", limit: Optional[int] = None, runtime: str = "auto",
               isolate: bool = True, eval_batch: int = ev.EVAL_BATCH, log: Log = None) -> dict:
     """Benchmark ``models``; returns the results document (results.py), failures included as rows.

@@ -10,6 +10,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from edgenets.bench import DEFAULT_MIN_SECONDS, DEFAULT_ROUNDS, DEFAULT_RUNS, DEFAULT_WARMUP
+
 
 def register(app: typer.Typer) -> None:
     app.command("bench")(bench)
@@ -31,11 +33,11 @@ def bench(
     device: Annotated[str, typer.Option(help="cpu: the runtime's default CPU path (XNNPACK); cpu-ref: builtin kernels without the default delegate.")] = "cpu",
     delegate: Annotated[Optional[str], typer.Option(help="Path of an external delegate library (GPU, Edge TPU, NPU).")] = None,
     threads: Annotated[str, typer.Option(help="Thread counts to sweep, comma-separated: one row per (model, threads).")] = "1",
-    runs: Annotated[int, typer.Option(help="Timed invokes at least.")] = 200,
-    warmup: Annotated[int, typer.Option(help="Untimed warm-up invokes after the first one.")] = 20,
-    min_seconds: Annotated[float, typer.Option(help="Time the steady state for at least this long.")] = 2.0,
+    runs: Annotated[int, typer.Option(help="Timed invokes at least.")] = DEFAULT_RUNS,
+    warmup: Annotated[int, typer.Option(help="Untimed warm-up invokes after the first one.")] = DEFAULT_WARMUP,
+    min_seconds: Annotated[float, typer.Option(help="Time the steady state for at least this long.")] = DEFAULT_MIN_SECONDS,
     rounds: Annotated[int, typer.Option(help="Split each row's timing into N rounds, interleaved across all rows "
-                                             "(same total budget), so machine drift falls on every model alike.")] = 10,
+                                             "(same total budget), so machine drift falls on every model alike.")] = DEFAULT_ROUNDS,
     dataset: Annotated[str, typer.Option(help="mnist, fashion-mnist or a path (test split; all of it if it has none).")] = "mnist",
     limit: Annotated[Optional[int], typer.Option(help="Evaluate on a stratified subset of N images.")] = None,
     runtime: Annotated[str, typer.Option(help="auto (ai-edge-litert, tflite-runtime, tensorflow), litert, tflite-runtime or tensorflow.")] = "auto",
