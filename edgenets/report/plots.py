@@ -18,11 +18,34 @@ def _figure(figsize: tuple[float, float]):
     return fig, fig.subplots()
 
 
+def group_colors(groups: Sequence[str]) -> dict[str, tuple]:
+    """One distinct colour per group (a model: its float and int8 twins share it), in first-seen order.
+
+    matplotlib's default cycle has 10 colours, so an 11th series silently reuses the first one's; a
+    study of 7 models x 2 precisions needs 7 colours, not 14, with precision shown by marker or line
+    style. Up to 10 groups use tab10, up to 20 tab20, more are spread evenly over a continuous map.
+    """
+    from matplotlib import colormaps
+
+    order = list(dict.fromkeys(groups))
+    n = len(order)
+    if n <= 10:
+        palette = [colormaps["tab10"](i) for i in range(n)]
+    elif n <= 20:
+        palette = [colormaps["tab20"](i) for i in range(n)]
+    else:
+        palette = [colormaps["turbo"](i / (n - 1)) for i in range(n)]
+    return dict(zip(order, palette))
+
+
 def latency_cdf(series: Sequence[dict], path: Path) -> Path:
-    """One CDF curve per (model, precision, device): ``series`` items have label + percentiles_us (101 values)."""
+    """One CDF curve per (model, precision, device): ``series`` items have label + percentiles_us (101 values),
+    and optionally group (curves of one group share a colour; default: the label) and quantised (dashed)."""
     fig, ax = _figure((7.5, 4.2))
+    colors = group_colors([s.get("group", s["label"]) for s in series])
     for s in series:
-        ax.plot(s["percentiles_us"], range(101), label=s["label"], linestyle="--" if s.get("quantised") else "-")
+        ax.plot(s["percentiles_us"], range(101), label=s["label"], linestyle="--" if s.get("quantised") else "-",
+                color=colors[s.get("group", s["label"])])
     ax.set_xscale("log")
     ax.set_xlabel("single-image invoke latency (µs, log scale)")
     ax.set_ylabel("percentile")
@@ -33,13 +56,17 @@ def latency_cdf(series: Sequence[dict], path: Path) -> Path:
 
 
 def accuracy_vs_latency(points: Sequence[dict], path: Path) -> Path:
-    """Scatter: x = mean latency (µs), y = test accuracy (%); one point per model, precision and device."""
+    """Scatter: x = mean latency (µs), y = test accuracy (%); one point per model, precision and device.
+
+    Colour = model (and device), marker = precision, so a model's float and int8 twins are one colour."""
     fig, ax = _figure((7.5, 4.6))
     markers = {"float32": "o", "float16": "s", "dynamic": "^", "int8": "D"}
-    for p in points:
+    where = [f" ({p['device']})" if p.get("device") else "" for p in points]
+    colors = group_colors([p["model"] + w for p, w in zip(points, where)])
+    for p, w in zip(points, where):
         # a legend, not text beside each point: close points (float vs int8 of one model) overlap
         ax.scatter(p["mean_us"], 100 * p["accuracy"], marker=markers.get(p["precision"], "x"), s=50,
-                   label=f"{p['model']} {p['precision']}" + (f" ({p['device']})" if p.get("device") else ""))
+                   color=colors[p["model"] + w], label=f"{p['model']} {p['precision']}{w}")
     ax.set_xscale("log")
     ax.set_xlabel("mean single-image latency (µs, log scale)")
     ax.set_ylabel("test accuracy (%)")

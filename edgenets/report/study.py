@@ -230,7 +230,9 @@ def build_report(run_dirs: Sequence[str | Path], bench_files: Sequence[str | Pat
                             dl.get("size_ratio"), dl.get("memory_ratio")]
                            for dl in deltas], caption="Quantised vs float32, same model, same device (per-round: "
                                                       "the range of the ratio within interleaved rounds, bench --rounds)"))
-        series = [{"label": f"{x['run']} {x['precision']} t{x['threads']}", "percentiles_us": x["latency"]["percentiles_us"],
+        where = (lambda x: f" ({x['device']})") if len(docs) > 1 else (lambda x: "")
+        series = [{"label": f"{x['run']} {x['precision']} t{x['threads']}{where(x)}",
+                   "group": f"{x['run']} t{x['threads']}{where(x)}", "percentiles_us": x["latency"]["percentiles_us"],
                    "quantised": x["precision"] != "float32"} for x in rows if x["latency"].get("percentiles_us")]
         if series:
             doc.add(Image(plots.latency_cdf(series, out / "latency.png"), "latency distribution"))
