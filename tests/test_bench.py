@@ -473,6 +473,55 @@ def test_compare_merges_two_machines_and_rejects_malformed(run_cli, bench_doc, t
     assert_one_line_error(run_cli("compare", tmp_path / "cut.json"), "cut.json", "not valid JSON")
 
 
+
+def test_emulated_runs_say_so_in_the_json_and_every_table(run_cli, tiny_models, bench_doc, tmp_path, monkeypatch):
+    """A bench inside an emulated board (EDGENETS_EMULATED, set by its launcher) records what emulated it, and
+    no table shows its timings unmarked: an emulator's microseconds must never pass for a board's."""
+    from edgenets.bench.render import render_bench, render_compare
+
+    models = [tiny_models[("gap", "float32")], tiny_models[("gap", "int8")]]
+    monkeypatch.setenv("EDGENETS_EMULATED", "qemu-user 7.2.0 cortex-a76, Debian bookworm arm64")
+    out = tmp_path / "emulated.json"
+    res = run_cli("bench", *models, *FAST, "--output", out)
+    assert res.code == 0, res.err
+    doc = json.loads(out.read_text())
+    assert doc["environment"]["emulated"] == "qemu-user 7.2.0 cortex-a76, Debian bookworm arm64"
+    assert res.out.startswith("EMULATED (qemu-user 7.2.0 cortex-a76")
+    for section in res.out.split("\n\n")[1:]:  # results, float32 vs quantised
+        header = section.splitlines()[1]
+        assert "mean us (emulated)" in header, section
+        assert "mean us " not in header.replace("mean us (emulated)", ""), header
+    assert bench_doc["environment"]["emulated"] is None  # real hardware stays unmarked
+    assert "(emulated)" not in render_bench(bench_doc, "table") and "EMULATED" not in render_bench(bench_doc, "table")
+    md = render_bench(doc, "md")
+    assert "EMULATED" in md and "mean us (emulated)" in md
+    rows = list(csv.DictReader(io.StringIO(render_bench(doc, "csv"))))
+    assert {r["emulated"] for r in rows} == {doc["environment"]["emulated"]}
+
+    merged = json.loads(render_compare([("x86.json", bench_doc), ("pi.json", doc)], "json"))
+    labels = [d["label"] for d in merged["devices"]]
+    assert not labels[0].endswith("EMULATED") and labels[1].endswith(" / EMULATED")
+    assert "[1] mean us" in merged["rows"][0] and "[2] mean us (emulated)" in merged["rows"][0]
+    assert "[2] acc %" in merged["rows"][0]  # accuracy is the board software's: not marked
+    table = render_compare([("x86.json", bench_doc), ("pi.json", doc)], "table")
+    assert "[2] mean us (emulated)" in table and "EMULATED" in table.splitlines()[1]
+
+
+def test_emulated_field_is_validated_on_read(bench_doc, tmp_path):
+    from edgenets._io import write_json
+    from edgenets.bench.results import load
+    from edgenets.errors import InputError
+
+    doc = json.loads(json.dumps(bench_doc))
+    doc["environment"]["emulated"] = 1
+    write_json(tmp_path / "odd.json", doc)
+    with pytest.raises(InputError, match="odd.json: environment.emulated: expected str or null, got int"):
+        load(tmp_path / "odd.json")
+    del doc["environment"]["emulated"]  # documents written before the field existed still load
+    write_json(tmp_path / "old.json", doc)
+    assert load(tmp_path / "old.json")["environment"].get("emulated") is None
+
+
 # ------------------------------------------------------------------ ops
 
 

@@ -11,7 +11,7 @@ import json
 from typing import Callable, Sequence
 
 from edgenets.bench import tables
-from edgenets.bench.results import device_label, dumps
+from edgenets.bench.results import device_label, dumps, is_emulated
 from edgenets.errors import InputError
 
 FORMATS = ("table", "json", "csv", "md")
@@ -28,7 +28,9 @@ def _environment_line(env: dict) -> str:
     features = env.get("cpu_features")
     simd = f"SIMD {' '.join(map(str, features)) or 'none of note'}, " if isinstance(features, list) else ""
     rounds = f"; latency in {env['rounds']} interleaved rounds" if _int(env.get("rounds")) > 1 else ""
-    return (f"{device_label(env)}; {env.get('cores')} cores, {simd}{env.get('os')}, Python {env.get('python')}; "
+    warning = (f"EMULATED ({env['emulated']}): accuracy and outputs are the board software's, the latencies time "
+               f"the emulator and say nothing about a real board.\n") if is_emulated(env) else ""
+    return (f"{warning}{device_label(env)}; {env.get('cores')} cores, {simd}{env.get('os')}, Python {env.get('python')}; "
             f"device {env.get('device')}, threads {','.join(map(str, env.get('threads', [])))}; "
             f"data {env.get('dataset')}{rounds}")
 
@@ -38,12 +40,14 @@ def _int(value) -> int:
 
 
 def _sections(doc: dict, per_class: bool) -> list[tuple[str, list[str], list[list]]]:
-    sections = [("results", tables.SUMMARY_HEADERS, tables.summary(doc["results"]))]
+    emulated = is_emulated(doc["environment"])
+    sections = [("results", tables.headers_for(tables.SUMMARY_HEADERS, emulated), tables.summary(doc["results"]))]
     deltas = doc.get("comparisons")
     if deltas is None:
         deltas = tables.quantisation_deltas(doc["results"])
     if deltas:
-        sections.append(("float32 vs quantised", tables.DELTA_HEADERS, tables.delta_rows(deltas)))
+        sections.append(("float32 vs quantised", tables.headers_for(tables.DELTA_HEADERS, emulated),
+                         tables.delta_rows(deltas)))
     if per_class:
         sections.append(("per class", tables.PER_CLASS_HEADERS, tables.per_class(doc["results"])))
     return sections
@@ -75,9 +79,9 @@ def bench_csv(doc: dict) -> str:
     env = doc["environment"]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["hostname", "cpu", *[name for name, _ in CSV_FIELDS]])
+    writer.writerow(["hostname", "cpu", "emulated", *[name for name, _ in CSV_FIELDS]])
     for r in doc["results"]:
-        writer.writerow([env.get("hostname"), env.get("cpu"),
+        writer.writerow([env.get("hostname"), env.get("cpu"), env.get("emulated") or "",
                          *["" if (v := tables._get(r, *keys)) is None else v for _, keys in CSV_FIELDS]])
     return buf.getvalue()
 

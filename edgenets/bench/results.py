@@ -19,6 +19,22 @@ from edgenets.errors import InputError
 SCHEMA = "edgenets.bench/1"
 STATUSES = ("ok", "error")
 
+# Set by the launcher of an emulated board (board/build.py writes it into the qemu wrapper): what emulates
+# the CPU, e.g. "qemu-user 7.2.0 cortex-a76, Debian bookworm arm64". Results made there record it as
+# environment.emulated, and every table marks their latencies: an emulator's timing says nothing about a board.
+EMULATED_ENV = "EDGENETS_EMULATED"
+EMULATED_TAG = "(emulated)"
+
+
+def emulation() -> Optional[str]:
+    """What emulates this machine's CPU, or None on real hardware (as far as edgenets was told)."""
+    value = os.environ.get(EMULATED_ENV, "").strip()
+    return value or None
+
+
+def is_emulated(environment: Any) -> bool:
+    return isinstance(environment, dict) and bool(environment.get("emulated"))
+
 
 # The SIMD features that decide which LiteRT/XNNPACK kernels run, int8 ones above all: x86 AVX2 /
 # AVX-512 / VNNI dot products, ARM NEON (asimd), its int8 dot product (asimddp) and matrix multiply
@@ -77,6 +93,7 @@ def collect_environment(*, runtime: Any, threads: Sequence[int], device: str, de
         "cpu": cpu_model(cpuinfo),
         "cpu_features": cpu_features(cpuinfo),
         "cores": os.cpu_count(),
+        "emulated": emulation(),
         "os": platform.platform(),
         "python": platform.python_version(),
         "runtime": runtime.name,
@@ -103,6 +120,8 @@ def device_label(environment: dict) -> str:
         label += f" / {Path(str(environment['delegate'])).name}"
     elif environment.get("device") not in (None, "cpu"):
         label += f" / {environment['device']}"
+    if is_emulated(environment):
+        label += " / EMULATED"
     return label
 
 
@@ -141,6 +160,8 @@ def validate(doc: Any, source: str) -> dict:
     if not isinstance(env, dict):
         raise InputError(f"{source}: environment: expected object, got {_type_name(env)}")
     _check(env, _ENV_FIELDS, "environment.", source)
+    if env.get("emulated") is not None and not isinstance(env["emulated"], str):
+        raise InputError(f"{source}: environment.emulated: expected str or null, got {_type_name(env['emulated'])}")
     rows = doc.get("results")
     if not isinstance(rows, list):
         raise InputError(f"{source}: results: expected list, got {_type_name(rows)}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from edgenets.bench.results import device_label
+from edgenets.bench.results import EMULATED_TAG, device_label, is_emulated
 
 BASELINE = "float32"
 
@@ -86,6 +86,15 @@ def round_spread_pct(latency: dict) -> Optional[float]:
 
 DELTA_HEADERS = ["model", "threads", "float acc %", "quant", "acc %", "Δacc pp", "float F1", "F1", "ΔF1",
                  "float mean us", "mean us", "speedup x", "per-round x", "size ratio", "memory ratio"]
+
+
+# Columns whose values are timings: under emulation they measure the emulator, and say so in the header.
+TIMING_HEADERS = {"mean us", "p50 us", "p99 us", "rounds ±%", "img/s", "float mean us", "speedup x", "per-round x"}
+
+
+def headers_for(headers: Sequence[str], emulated: bool) -> list[str]:
+    """``headers`` with every timing column marked "(emulated)" when the run was emulated."""
+    return [f"{h} {EMULATED_TAG}" if emulated and h in TIMING_HEADERS else h for h in headers]
 
 
 def delta_rows(deltas: Sequence[dict]) -> list[list]:
@@ -164,8 +173,8 @@ def compare(docs: Sequence[tuple[str, dict]]) -> tuple[list[str], list[str], lis
             name = name_by_sha.setdefault(sha, r["model"]) if sha else r["model"]
             cells.setdefault((name, r["precision"], r["threads"]), {})[label] = r
     headers = ["model", "precision", "threads"]
-    for i, _label in enumerate(devices, 1):
-        headers += [f"[{i}] {m}" for m, _ in COMPARE_METRICS]
+    for i, (_source, doc) in enumerate(docs, 1):
+        headers += [f"[{i}] {m}" for m in headers_for([m for m, _ in COMPARE_METRICS], is_emulated(doc["environment"]))]
     rows = []
     for key in sorted(cells, key=lambda k: (str(k[0]), str(k[1]), k[2])):
         row = list(key)

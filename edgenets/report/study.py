@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from edgenets import _io
+from edgenets.bench.results import EMULATED_TAG, is_emulated
 from edgenets.errors import InputError
 from edgenets.report.document import Code, Document, Heading, Image, Paragraph, Table, to_html, to_markdown
 
@@ -103,6 +104,8 @@ def _attach_bench(runs: Sequence[Run], docs: Sequence[tuple[str, dict]]) -> list
     for _, doc in docs:
         env = doc["environment"]
         device = f"{env.get('hostname')} {env.get('runtime')} {env.get('runtime_version')}"
+        if is_emulated(env):  # its latencies time an emulator: every table and plot label says so
+            device += f" {EMULATED_TAG}"
         for row in doc["results"]:
             if row.get("status") != "ok":
                 continue
@@ -230,7 +233,8 @@ def build_report(run_dirs: Sequence[str | Path], bench_files: Sequence[str | Pat
                             dl.get("size_ratio"), dl.get("memory_ratio")]
                            for dl in deltas], caption="Quantised vs float32, same model, same device (per-round: "
                                                       "the range of the ratio within interleaved rounds, bench --rounds)"))
-        where = (lambda x: f" ({x['device']})") if len(docs) > 1 else (lambda x: "")
+        emulated = any(is_emulated(d["environment"]) for _, d in docs)
+        where = (lambda x: f" ({x['device']})") if len(docs) > 1 or emulated else (lambda x: "")
         series = [{"label": f"{x['run']} {x['precision']} t{x['threads']}{where(x)}",
                    "group": f"{x['run']} t{x['threads']}{where(x)}", "percentiles_us": x["latency"]["percentiles_us"],
                    "quantised": x["precision"] != "float32"} for x in rows if x["latency"].get("percentiles_us")]
@@ -263,7 +267,7 @@ def build_report(run_dirs: Sequence[str | Path], bench_files: Sequence[str | Pat
         if img:
             doc.add(Image(img, f"{r.name} confusion matrix"))
     if rows:
-        points = [{"model": x["run"], "precision": x["precision"], "device": x["device"] if len(docs) > 1 else "",
+        points = [{"model": x["run"], "precision": x["precision"], "device": x["device"] if len(docs) > 1 or emulated else "",
                    "mean_us": x["latency"]["mean_us"], "accuracy": x["metrics"]["accuracy"]}
                   for x in rows if x["threads"] == min(y["threads"] for y in rows)]
         doc.add(Image(plots.accuracy_vs_latency(points, out / "accuracy_vs_latency.png"), "accuracy vs latency"))
