@@ -9,7 +9,7 @@ class sub-folders of images, or a folder holding ``train.csv``/``test.csv`` or
 
 from __future__ import annotations
 
-import io
+import csv
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +19,7 @@ import numpy as np
 
 from edgenets.data import cache as _fetch
 from edgenets.data.idx import read_idx
-from edgenets.errors import InputError, first_line
+from edgenets.errors import InputError, first_line, require
 
 SIDE = 28
 PIXELS = SIDE * SIDE
@@ -130,9 +130,12 @@ def load_idx_dir(folder: Path, name: Optional[str] = None) -> Dataset:
 # --------------------------------------------------------------------------- CSV
 
 def load_csv(path: Path, num_classes: int = NUM_CLASSES) -> tuple[np.ndarray, Optional[np.ndarray]]:
-    """Kaggle layout: optional header, ``label`` + 784 pixel columns, or 784 pixel columns alone."""
-    import pandas as pd
+    """Kaggle layout: optional header, ``label`` + 784 pixel columns, or 784 pixel columns alone.
 
+    Parsed with the standard library's csv module, one validated line at a time (cells as pandas'
+    ``read_csv(dtype=str)`` gave them: quotes removed, whitespace kept), so a CSV data set needs no
+    pandas on a board.
+    """
     _require_file(path)
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file")
@@ -162,13 +165,17 @@ def load_csv(path: Path, num_classes: int = NUM_CLASSES) -> tuple[np.ndarray, Op
     for lineno, line in rows:
         if line.count(",") + 1 != ncols:
             raise InputError(f"{path}: line {lineno} has {line.count(',') + 1} columns, expected {ncols}")
-    try:
-        df = pd.read_csv(io.StringIO(text), header=0 if has_header else None, dtype=str,
-                         keep_default_na=False, na_filter=False, skip_blank_lines=True)
-    except pd.errors.ParserError as exc:
-        raise InputError(f"{path}: not a well-formed CSV ({first_line(exc)})") from None
+    cells = []
+    for lineno, line in rows:
+        try:
+            parsed = next(csv.reader([line]), [])
+        except csv.Error as exc:
+            raise InputError(f"{path}: line {lineno}: not a well-formed CSV row ({first_line(exc)})") from None
+        if len(parsed) != ncols:  # a quoted comma: the line's comma count was right, its cells are not
+            raise InputError(f"{path}: line {lineno} has {len(parsed)} columns, expected {ncols}")
+        cells.append(parsed)
     line_of = np.array([lineno for lineno, _ in rows])
-    values = df.to_numpy()
+    values = np.array(cells, dtype=object)  # Python strs: float() parses them, as it did pandas' cells
     blank = values == ""
     if blank.any():
         r, c = np.argwhere(blank)[0]
@@ -259,10 +266,10 @@ def load_npz(path: Path) -> Dataset:
 
 def load_image_folder(folder: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Class sub-folders of images -> 28x28 grayscale uint8; classes sorted by folder name."""
-    from PIL import Image
     classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not classes:
         raise InputError(f"{folder}: no class sub-folders (expected e.g. {folder}/0/*.png, {folder}/1/*.png, ...)")
+    Image = require("PIL.Image", "images", "an image-folder data set")
     if all(c.isdigit() for c in classes):
         classes = sorted(classes, key=int)
     images, labels = [], []

@@ -1,4 +1,4 @@
-"""Test-set metrics from predictions (sklearn, via edgenets.bench; no TensorFlow here)."""
+"""Test-set metrics from predictions (numpy, via edgenets.bench.evaluate; no TensorFlow here)."""
 
 from __future__ import annotations
 
