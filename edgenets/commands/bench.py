@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgenets.bench import DEFAULT_MIN_SECONDS, DEFAULT_ROUNDS, DEFAULT_RUNS, DEFAULT_WARMUP
+from edgenets.remote import DEFAULT_VENV
 
 
 def register(app: typer.Typer) -> None:
@@ -44,18 +45,52 @@ def bench(
     fmt: Annotated[str, typer.Option("--format", help="What to print: table, json, csv or md.")] = "table",
     output: Annotated[Optional[Path], typer.Option(help="Also write the results here (.json, .csv or .md by suffix).")] = None,
     per_class: Annotated[bool, typer.Option("--per-class", help="Add the per-class precision/recall/F1 table.")] = False,
+    remote: Annotated[Optional[list[str]], typer.Option(
+        "--remote", help="Bench on this board over SSH instead of here: HOST, USER@HOST or USER@HOST:PORT (or an "
+                         "~/.ssh/config alias); repeat for several boards, benched in parallel. Prints the compare "
+                         "table; --output writes it, and each board's results go to <output stem>.<host>.json.",
+        show_default=False)] = None,
+    remote_venv: Annotated[Optional[str], typer.Option(
+        help=f"With --remote: the venv on the board that runs edgenets (default {DEFAULT_VENV}).", show_default=False)] = None,
+    ssh_config: Annotated[Optional[Path], typer.Option(help="With --remote: an ssh_config file (ssh -F).")] = None,
+    results_dir: Annotated[Optional[Path], typer.Option(
+        help="With --remote: write each board's results here as <host>.json (default: beside --output, else "
+             "./bench.<host>.json).")] = None,
+    setup: Annotated[bool, typer.Option("--setup", help="With --remote: run `edgenets board setup` on each board first.")] = False,
+    wheel: Annotated[Optional[Path], typer.Option(help="With --setup: the edgenets wheel to install (default: built "
+                                                       "from this source checkout).")] = None,
+    wheelhouse: Annotated[Optional[Path], typer.Option(help="With --setup: dependency wheels to push and install "
+                                                            "offline (pip --no-index).")] = None,
+    system_site_packages: Annotated[bool, typer.Option("--system-site-packages", help="With --setup: a new venv sees "
+                                                       "Debian's packages (32-bit Pi OS numpy).")] = False,
+    remote_python: Annotated[Optional[str], typer.Option(help="With --setup: the board's Python that creates the venv "
+                                                              "(default python3).", show_default=False)] = None,
 ) -> None:
     """Measure accuracy, latency, size and memory of .tflite models with the LiteRT interpreter.
 
     A model that cannot be loaded or run becomes a row with status 'error'; the others still run.
     Exit code 1 if any row failed (after printing and writing everything).
+    With --remote the bench runs on each board over SSH (docs/device.md) and a board that fails is one line
+    naming it; exit code 1 if any board failed (after printing and writing what the others measured).
     """
     from edgenets.bench.render import check_format, check_output, render_bench
     from edgenets.bench.runner import failed, run_bench
-    from edgenets.errors import EdgenetsError
+    from edgenets.errors import EdgenetsError, InputError
 
     check_format(fmt)
     check_output(output)
+    if remote:
+        return _bench_remote(models, remote, device=device, delegate=delegate, threads=threads, runs=runs, warmup=warmup,
+                             min_seconds=min_seconds, rounds=rounds, dataset=dataset, limit=limit, runtime=runtime,
+                             fmt=fmt, output=output, per_class=per_class, venv=remote_venv or DEFAULT_VENV,
+                             ssh_config=ssh_config, results_dir=results_dir, setup=setup, wheel=wheel,
+                             wheelhouse=wheelhouse, system_site_packages=system_site_packages,
+                             remote_python=remote_python)
+    for flag, value in (("--remote-venv", remote_venv), ("--ssh-config", ssh_config), ("--results-dir", results_dir),
+                        ("--setup", setup or None), ("--wheel", wheel), ("--wheelhouse", wheelhouse),
+                        ("--system-site-packages", system_site_packages or None), ("--remote-python", remote_python)):
+        if value is not None:
+            raise InputError(f"{flag} needs --remote HOST (it is about benching a board over SSH)")
     doc = run_bench(models, device=device, delegate=delegate, threads=threads, runs=runs, warmup=warmup,
                     min_seconds=min_seconds, rounds=rounds, dataset=dataset, limit=limit, runtime=runtime,
                     log=lambda line: typer.echo(line, err=True))
@@ -63,6 +98,71 @@ def bench(
     bad = failed(doc)
     if bad:
         raise EdgenetsError(f"{len(bad)} of {len(doc['results'])} rows failed; first: {bad[0]['path']}: {bad[0]['error']}")
+
+
+def _bench_remote(models: list[Path], remote: list[str], *, device: str, delegate: Optional[str], threads: str, runs: int,
+                  warmup: int, min_seconds: float, rounds: int, dataset: str, limit: Optional[int], runtime: str, fmt: str,
+                  output: Optional[Path], per_class: bool, venv: str, ssh_config: Optional[Path],
+                  results_dir: Optional[Path], setup: bool, wheel: Optional[Path], wheelhouse: Optional[Path],
+                  system_site_packages: bool, remote_python: Optional[str]) -> None:
+    """`bench --remote`: every option checked here before any SSH; then the boards, the files, the table."""
+    import contextlib
+
+    from edgenets.bench.render import render_compare
+    from edgenets.bench.runner import parse_threads, validate_options
+    from edgenets.bench.runtime import RUNTIME_CHOICES
+    from edgenets.errors import EdgenetsError, InputError
+    from edgenets.remote import fleet, ssh
+    from edgenets.remote.setup import check_python, check_wheel, check_wheelhouse, setup_request
+
+    hosts = ssh.parse_hosts(remote)
+    if not setup:
+        for flag, value in (("--wheel", wheel), ("--wheelhouse", wheelhouse), ("--remote-python", remote_python),
+                            ("--system-site-packages", system_site_packages or None)):
+            if value is not None:
+                raise InputError(f"{flag} needs --setup (it is about installing edgenets on the board)")
+    else:
+        if wheel is not None:
+            check_wheel(wheel)
+        check_wheelhouse(wheelhouse)
+        check_python(remote_python or "python3")
+    if not venv.strip():
+        raise InputError("--remote-venv: empty path")
+    ssh.check_ssh_config(ssh_config)
+    parse_threads(threads)
+    validate_options(device=device, runs=runs, warmup=warmup, min_seconds=min_seconds, limit=limit, rounds=rounds)
+    if runtime not in RUNTIME_CHOICES:
+        raise InputError(f"--runtime must be one of {', '.join(RUNTIME_CHOICES)}. Received: {runtime!r}")
+    if not models:
+        raise InputError("give at least one MODEL.tflite")
+    fleet.check_destinations(hosts, output, results_dir)
+    ssh.ssh_executable()
+    options = fleet.BenchOptions(device=device, delegate=delegate, threads=threads, runs=runs, warmup=warmup,
+                                 min_seconds=min_seconds, rounds=rounds, runtime=runtime, per_class=per_class)
+    upload = fleet.prepare_upload(models, dataset, limit)
+
+    def log(line: str) -> None:
+        typer.echo(line, err=True)
+
+    log(f"sending {len(models)} model(s) and {upload.dataset} ({upload.size / 1e6:.2f} MB) to "
+        f"{len(hosts)} board(s): {', '.join(h.spec for h in hosts)}")
+    prepared = (setup_request(wheel, wheelhouse, system_site_packages=system_site_packages,
+                              python=remote_python or "python3", log=log) if setup else contextlib.nullcontext())
+    with prepared as req:
+        runs_ = fleet.bench_fleet(hosts, upload, options, venv=venv, ssh_config=ssh_config, setup=req, log=log)
+    for r in runs_:
+        for note in r.notes:
+            log(note)
+    docs = fleet.write_host_results(runs_, output, results_dir, log=log)
+    if docs:
+        _emit(render_compare(docs, fmt), output, lambda f: render_compare(docs, f))
+    bad = [r for r in runs_ if r.error]
+    if len(runs_) == 1 and bad:
+        raise EdgenetsError(f"{bad[0].host.spec}: {bad[0].error}")
+    for r in bad:
+        typer.secho(f"{r.host.spec}: FAILED: {r.error}", fg=typer.colors.RED, err=True)
+    if bad:
+        raise EdgenetsError(f"{len(bad)} of {len(runs_)} boards failed: {', '.join(r.host.spec for r in bad)}")
 
 
 def compare(
