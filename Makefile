@@ -5,8 +5,11 @@ PY := $(VENV)/bin/python
 EDGENETS := $(VENV)/bin/edgenets
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# The emulated Raspberry Pi OS boards (board/build.py): tests/boards.py finds them here too.
+BOARD_DIR ?= .board
+export BOARD_DIR
 
-.PHONY: install test test-fast demo clean legacy-venv
+.PHONY: install test test-fast demo clean legacy-venv board board-test
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,7 +19,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) board
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
@@ -50,6 +53,18 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .venv-device .venv-legacy .pytest_cache build *.egg-info
+	rm -rf "$(BOARD_DIR)" .board
+
+# Emulated Raspberry Pi OS boards under $(BOARD_DIR): Debian bookworm arm64 (Pi OS 64-bit, Cortex-A76) and
+# armhf (32-bit, Cortex-A7) userlands run with qemu-user, each with `pip install "edgenets[device]"` done by
+# its own pip. Needs apt-get and dpkg-deb (Debian/Ubuntu host); installs nothing on the host, never touches
+# binfmt_misc. From scratch about 3 min, then seconds (stamps); a changed checkout reinstalls edgenets only.
+board:
+	$(PYTHON) board/build.py
+
+# The tests that run inside the boards (pytest marker `board`); `make test` runs them too.
+board-test: $(STAMP) board
+	$(PY) -m pytest -m board $(PYTEST_ARGS)
 
 # tflite-runtime 2.14 (the last release, still on many Raspberry Pi images) needs numpy<2, so it gets its
 # own venv; tests/test_export.py runs exported models in it (edgenets/export/_legacy_check.py).

@@ -1,0 +1,196 @@
+"""The emulated Raspberry Pi OS boards (board/build.py, `make board`) for tests: find one, run a guest command.
+
+    from boards import find_board
+
+    board = find_board("arm64")            # or "armhf"; None when not built
+    if board is None:
+        pytest.skip(NOT_BUILT.format(arch="arm64"))
+    out = board.share(tmp_path / "out")     # a folder the guest may write (pytest's tmp dirs are 0700 root)
+    proc = board.run([board.python, "-m", "edgenets", "bench", model, "--output", out / "r.json"])
+
+Guest programs never run as root: under qemu -L a guest path missing from the sysroot is the host's, so a
+root guest could write anywhere. When the test process is root, :meth:`Board.run` runs the command as the
+board's unprivileged user (``setpriv``), with one capability, CAP_DAC_READ_SEARCH: it may read and pass
+through any folder (pytest's tmp folders are 0700 root, and pytest resets its root folder to 0700 at each
+session start, so granting o+x there does not last), and writes only where that user may write, which is
+what :meth:`Board.share` arranges. As a normal user the guest runs as the caller. No pytest fixtures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+REPO = Path(__file__).resolve().parents[1]
+ARCHES = ("arm64", "armhf")
+BOARD_USER = "edgenets-board"  # created by board/build.py when it runs as root
+DEFAULT_TIMEOUT_S = 900  # an emulated `edgenets bench` of a few models takes tens of seconds
+NOT_BUILT = "the emulated {arch} board is not built: run `make board`"
+# What the host's environment must not pass to a guest Python (x86 paths, host venvs and pip settings).
+_DROP_ENV = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONUSERBASE", "PYTHONEXECUTABLE", "VIRTUAL_ENV",
+             "PYTHONBREAKPOINT", "PYTHONSAFEPATH", "LD_LIBRARY_PATH", "LD_PRELOAD")
+
+PathLike = Union[str, Path]
+CAP_DAC_READ_SEARCH = 2
+
+
+def read_search_capability() -> bool:
+    """Whether this process may hand CAP_DAC_READ_SEARCH to the guest (root, and in the bounding set)."""
+    if os.geteuid() != 0:
+        return False
+    try:
+        with open("/proc/self/status") as f:
+            bounding = next(int(line.split()[1], 16) for line in f if line.startswith("CapBnd:"))
+    except (OSError, StopIteration, ValueError):
+        return False
+    return bool(bounding & (1 << CAP_DAC_READ_SEARCH))
+
+
+def board_dir() -> Path:
+    """Where `make board` puts the boards: $BOARD_DIR (relative to the checkout), else <checkout>/.board."""
+    value = os.environ.get("BOARD_DIR", "").strip()
+    if not value:
+        return REPO / ".board"
+    path = Path(value)
+    return path if path.is_absolute() else REPO / path
+
+
+@dataclass(frozen=True)
+class Board:
+    arch: str  # "arm64" or "armhf"
+    root: Path  # <board_dir>/<arch>
+    python: Path  # the venv's python: a host-runnable wrapper that starts the emulated Python 3.11
+    user: Optional[str]  # the account guest programs run as when this process is root, else None
+    info: dict = field(repr=False)  # board.json: machine, python, qemu, emulated, runtime, packages, sizes
+
+    @property
+    def venv(self) -> Path:
+        return self.root / "venv"
+
+    @property
+    def sysroot(self) -> Path:
+        return self.root / "sysroot"
+
+    @property
+    def emulated(self) -> str:
+        """What EDGENETS_EMULATED says in this board, e.g. 'qemu-user 7.2.22 cortex-a76, Debian bookworm arm64'."""
+        return self.info["emulated"]
+
+    @property
+    def edgenets(self) -> Path:
+        """The venv's `edgenets` console script (its shebang is the python wrapper: nested interpreters)."""
+        return self.venv / "bin" / "edgenets"
+
+    def env(self, extra: Optional[dict] = None) -> dict:
+        """The environment for a guest command: the caller's, less host-Python and pip settings."""
+        env = {k: v for k, v in os.environ.items()
+               if k not in _DROP_ENV and not k.startswith(("PIP_", "QEMU_"))}
+        env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+        if self.user is not None:
+            entry = pwd.getpwnam(self.user)
+            env.update({"HOME": entry.pw_dir if os.path.isdir(entry.pw_dir) else str(board_dir() / "home"),
+                        "USER": self.user, "LOGNAME": self.user})
+        env.update(extra or {})
+        return env
+
+    def command(self, args: Sequence[PathLike]) -> list:
+        """``args`` as the host must start them: behind setpriv when this process is root."""
+        args = [str(a) for a in args]
+        if self.user is None:
+            return args
+        entry = pwd.getpwnam(self.user)
+        caps = (["--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
+                if read_search_capability() else [])
+        return ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups", *caps,
+                "--", *args]
+
+    def run(self, args: Sequence[PathLike], *, timeout: Optional[float] = DEFAULT_TIMEOUT_S,
+            env: Optional[dict] = None, **kwargs) -> subprocess.CompletedProcess:
+        """Run a guest command, e.g. ``[board.python, "-m", "edgenets", "bench", ...]``, as the board user.
+
+        Output is captured as text unless the caller says otherwise; ``env`` adds to :meth:`env`; the
+        working directory defaults to the boards' scratch folder (the caller's may be closed to the user).
+        Raises subprocess.TimeoutExpired past ``timeout`` seconds, like subprocess.run.
+        """
+        kwargs.setdefault("text", True)
+        if not any(k in kwargs for k in ("stdout", "stderr", "capture_output")):
+            kwargs["capture_output"] = True
+        kwargs.setdefault("cwd", str(board_dir() / "work"))
+        return subprocess.run(self.command(args), env=self.env(env), timeout=timeout, **kwargs)
+
+    def share(self, path: PathLike) -> Path:
+        """Make ``path`` (a folder, created if missing) one the guest may write into; returns it.
+
+        As root: the folder and what is in it go to the board user (the guest reads and passes through the
+        folders above it with its read-search capability; without that capability they get o+x, see
+        :meth:`reachable`). As a normal user: nothing to do, the guest runs as you.
+        """
+        path = Path(path).absolute()
+        path.mkdir(parents=True, exist_ok=True)
+        if self.user is None:
+            return path
+        entry = pwd.getpwnam(self.user)
+        for root, dirs, files in os.walk(path):
+            for name in [root, *(os.path.join(root, d) for d in dirs), *(os.path.join(root, f) for f in files)]:
+                os.lchown(name, entry.pw_uid, entry.pw_gid)
+        path.chmod(path.stat().st_mode | 0o700)
+        self.reachable(path)
+        return path
+
+    def reachable(self, path: PathLike) -> Path:
+        """Let the guest read ``path`` (inputs a test wrote as root). Nothing to do when the guest runs as the
+        caller or holds CAP_DAC_READ_SEARCH; otherwise every folder above ``path`` gets o+x (pass through,
+        not list), and the test must make the files themselves world-readable (0644 / 0755)."""
+        path = Path(path).absolute()
+        if self.user is None or read_search_capability():
+            return path
+        entry = pwd.getpwnam(self.user)
+        for parent in path.parents:
+            st = parent.stat()
+            if st.st_uid == entry.pw_uid or st.st_mode & 0o001 or (st.st_gid == entry.pw_gid and st.st_mode & 0o010):
+                continue
+            parent.chmod(st.st_mode | 0o001)
+        return path
+
+    def workdir(self, prefix: str = "test-") -> Path:
+        """A new, empty folder in the boards' scratch area that the guest user owns (remove it when done)."""
+        path = Path(tempfile.mkdtemp(prefix=prefix, dir=board_dir() / "work"))
+        path.chmod(0o755)
+        if self.user is not None:
+            entry = pwd.getpwnam(self.user)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        return path
+
+
+def find_board(arch: str) -> Optional[Board]:
+    """The built board for ``arch`` ("arm64" / "armhf"), or None when `make board` has not built it
+    (or, for a root test process, when its unprivileged user is missing or setpriv is not installed)."""
+    if arch not in ARCHES:
+        raise ValueError(f"unknown board {arch!r}: one of {', '.join(ARCHES)}")
+    root = board_dir() / arch
+    python = root / "venv" / "bin" / "python"
+    try:
+        info = json.loads((root / "board.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not (python.exists() and os.access(python, os.X_OK)):
+        return None
+    user = None
+    if os.geteuid() == 0:
+        user = info.get("user") or BOARD_USER
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            return None
+        if not shutil.which("setpriv"):
+            return None
+    # board.json's path is the resolved one the builder used (the guest sees an ELF there, see board/build.py)
+    built = Path(info.get("paths", {}).get("python", ""))
+    return Board(arch=arch, root=root, python=built if built.is_file() else python, user=user, info=info)
