@@ -80,7 +80,9 @@ class Sshd:
             "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PermitRootLogin prohibit-password",
             # root: PAM, because the board's system account has a locked password (sshd alone refuses it);
             # not root: no PAM (an unprivileged sshd cannot use it, and can only log in as its own user)
-            f"UsePAM {'yes' if IS_ROOT else 'no'}", "StrictModes no", f"Subsystem sftp {SFTP}", "LogLevel VERBOSE", "",
+            f"UsePAM {'yes' if IS_ROOT else 'no'}", "StrictModes no", f"Subsystem sftp {SFTP}", "LogLevel VERBOSE",
+            "AcceptEnv TMPDIR",  # the "full" alias sends one: the board's temporary folder on a full disk
+            "",
         ]))
         common = [f"  User {user}", f"  IdentityFile {root / 'client_key'}", "  IdentitiesOnly yes", "  BatchMode yes",
                   "  StrictHostKeyChecking yes", "  ConnectTimeout 10"]
@@ -96,10 +98,14 @@ class Sshd:
         for alias, (port, known, key) in aliases.items():
             lines += [f"Host {alias}", "  HostName 127.0.0.1", f"  Port {port}", f"  UserKnownHostsFile {root / known}",
                       *[c.replace("client_key", key) for c in common]]
+        self.full_disk = root / "full-disk"  # a mount point for a tiny tmpfs (test_a_full_disk_on_the_board)
+        self.full_disk.mkdir()
+        lines += ["Host full", "  HostName 127.0.0.1", f"  Port {self.port}", f"  UserKnownHostsFile {root / 'known_hosts'}",
+                  f"  SetEnv TMPDIR={self.full_disk}", *common]
         self.config = root / "ssh_config"
         self.config.write_text("\n".join(lines) + "\n")
         for p in root.iterdir():
-            p.chmod(0o600 if p.name.endswith("_key") else 0o644)
+            p.chmod(0o755 if p.is_dir() else 0o600 if p.name.endswith("_key") else 0o644)
         root.chmod(0o755)  # the login user reads authorized_keys from here
         self.log = root / "sshd.log"
         if IS_ROOT:
@@ -271,6 +277,33 @@ def test_results_files_are_named_after_output_or_results_dir(tmp_path):
     assert host_results_path(pi5, None, None) == Path("bench.pi5.local.json")
 
 
+def test_the_board_script_needs_only_a_plain_python_37():
+    """_board.py runs on the board as `python -c` before anything is installed: standard library, Python >= 3.7."""
+    import ast
+    import sys
+
+    import edgenets.remote
+
+    if not hasattr(sys, "stdlib_module_names"):
+        pytest.skip("needs Python >= 3.10 to list the standard library")
+    source = (Path(edgenets.remote.__file__).parent / "_board.py").read_text()
+    tree = ast.parse(source, feature_version=(3, 7))
+    modules = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    modules |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert modules <= set(sys.stdlib_module_names), modules - set(sys.stdlib_module_names)
+
+
+def test_remote_modules_import_no_tensorflow_nor_numpy():
+    import subprocess
+    import sys
+
+    code = ("import sys, edgenets.remote.fleet, edgenets.remote.setup, edgenets.commands.board; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'numpy')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize("args, words", [
     (["--setup"], "--setup needs --remote"),
     (["--results-dir", "x"], "--results-dir needs --remote"),
@@ -383,6 +416,7 @@ def test_fleet_with_a_dead_host_reports_the_board_and_fails_the_other(run_cli, s
     # the merged table: printed, written by suffix, and compare reruns on the kept document
     merged = json.loads(out.read_text())
     assert [d["source"] for d in merged["devices"]] == [str(out.parent / "fleet.board.json")]
+    assert [f["host"] for f in merged.pop("failed")] == ["dead"]  # the written file names the board that failed
     assert "(emulated)" in result.out and "tiny" in result.out
     again = run_cli("compare", str(out.parent / "fleet.board.json"), "--format", "json")
     assert again.code == 0 and json.loads(again.out)["rows"] == merged["rows"]
@@ -414,7 +448,7 @@ def test_failed_rows_on_the_board_keep_the_document_and_exit_1(run_cli, sshd, bo
                           f"{models[1]}: ", "libdelegate.so")
     doc = json.loads((tmp_path / "fleet.board.json").read_text())  # written, as a local bench writes its failures
     assert doc["results"][0]["status"] == "error" and doc["results"][0]["path"] == str(models[1])
-    assert out.is_file() and "error" in out.read_text()
+    assert out.is_file() and "error" in out.read_text()  # CSV: the rows (the failed one says error), no footer
 
 
 @pytest.mark.board
@@ -486,14 +520,14 @@ def test_board_setup_from_a_wheelhouse_then_bench_in_that_venv(run_cli, sshd, bo
     assert result.out.startswith(f"board: ready: edgenets 0.1.0 in {venv} (Python 3.11") and "aarch64, litert" in result.out
     assert "from the pushed wheelhouse" in result.err
     print(f"board setup into a fresh venv on the emulated arm64 board: {seconds:.0f} s")
-    bench = run_cli("bench", *map(str, models), *_remote(sshd, "board", venv=venv), *TINY, "--results-dir", str(tmp_path / "r"))
+    # `bench --setup` in one command: the same venv, edgenets replaced in place (same version, maybe other code,
+    # dependencies kept), then the bench in it
+    bench = run_cli("bench", *map(str, models), *_remote(sshd, "board", venv=venv), *TINY, "--results-dir", str(tmp_path / "r"),
+                    "--setup", "--remote-python", str(_wrapper(board)), "--wheelhouse", str(wheelhouse))
     assert bench.code == 0, bench.err
+    assert "replacing the installed edgenets" in bench.err and "already installed with the same version" not in bench.err
+    assert f"board: ready: edgenets 0.1.0 in {venv}" in bench.err
     _assert_metrics_equal(json.loads((tmp_path / "r" / "board.json").read_text()), x86_bench)
-    # a second setup replaces edgenets in place (same version, maybe other code) and keeps the dependencies
-    again = run_cli("board", "setup", "board", "--ssh-config", str(sshd.config), "--remote-venv", str(venv),
-                    "--remote-python", str(_wrapper(board)), "--wheelhouse", str(wheelhouse))
-    assert again.code == 0, again.err
-    assert "replacing the installed edgenets" in again.err and "already installed with the same version" not in again.err
 
 
 @pytest.mark.board
@@ -509,3 +543,67 @@ def test_board_setup_that_fails_leaves_no_half_made_venv(run_cli, sshd, board, b
                      "--remote-python", str(_wrapper(board)), "--wheelhouse", str(partial))
     assert_failed(result, "error: board: pip install failed on the board: ", "numpy")
     assert not venv.exists()  # created by this setup, removed when it failed
+
+
+@pytest.mark.board
+@pytest.mark.slow
+def test_a_full_disk_on_the_board_is_one_line_and_leaves_nothing(run_cli, sshd, board, models, tmp_path):
+    """The board's temporary folder on a 16 KiB tmpfs (as root: mount; TMPDIR sent with ssh's SetEnv)."""
+    if not IS_ROOT:
+        pytest.skip("mounting a tiny tmpfs needs root")
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k,mode=1777", "tmpfs", str(sshd.full_disk)],
+                           capture_output=True, text=True)
+    if mount.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mount.stderr.strip()}")
+    try:
+        result = run_cli("bench", *map(str, models), *_remote(sshd, "full", venv=_venv(board)), *TINY,
+                         "--results-dir", str(tmp_path / "r"))
+        assert_failed(result, "error: full: no space left on the board's disk (writing "
+                               f"{sshd.full_disk}/edgenets-bench-", "the upload needs")
+        assert list(sshd.full_disk.iterdir()) == []  # the partial upload is gone
+        assert not (tmp_path / "r").exists()
+    finally:
+        subprocess.run(["umount", str(sshd.full_disk)], check=False)
+
+
+@pytest.mark.board
+@pytest.mark.slow
+def test_an_interrupted_remote_bench_writes_nothing_and_the_board_cleans_up(sshd, board, models, tmp_path):
+    """SIGTERM (or Ctrl-C) on the desktop mid-bench: exit 130, no files here; the board's side notices the closed
+    connection at its next line of output, stops its bench and removes its temporary folder."""
+    import sys
+
+    token = uuid.uuid4().hex[:12]
+    model = tmp_path / "runs" / "stop" / "export" / f"stop_{token}_int8.tflite"
+    model.parent.mkdir(parents=True)
+    shutil.copy(models[1], model)
+    before = _work_dirs(board)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "edgenets", "bench", str(model), *_remote(sshd, "board", venv=_venv(board)),
+                             *TINY[:-6], "--min-seconds", "20", "--rounds", "4", "--limit", str(LIMIT),
+                             "--output", str(out / "fleet.json")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "timing 1 row(s)" in line:  # the board is in its 20 s of timing
+            proc.send_signal(signal.SIGTERM)
+            break
+    rest = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130, "".join(seen) + rest
+    assert rest.strip().splitlines()[-1] == "error: interrupted"
+    assert not out.exists()
+
+    def board_processes() -> list[str]:
+        found = []
+        for p in Path("/proc").iterdir():
+            try:
+                if p.name.isdigit() and token.encode() in (p / "cmdline").read_bytes():
+                    found.append(p.name)
+            except OSError:
+                pass
+        return found
+
+    deadline = time.monotonic() + 120  # the board's bench prints its next line within one 5 s round
+    while (board_processes() or _work_dirs(board) != before) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert board_processes() == [] and _work_dirs(board) == before

@@ -144,7 +144,7 @@ def _bench_remote(models: list[Path], remote: list[str], *, device: str, delegat
     def log(line: str) -> None:
         typer.echo(line, err=True)
 
-    log(f"sending {len(models)} model(s) and {upload.dataset} ({upload.size / 1e6:.2f} MB) to "
+    log(f"sending {len(models)} model(s) and {upload.dataset} ({fleet.human_size(upload.size)}) to "
         f"{len(hosts)} board(s): {', '.join(h.spec for h in hosts)}")
     prepared = (setup_request(wheel, wheelhouse, system_site_packages=system_site_packages,
                               python=remote_python or "python3", log=log) if setup else contextlib.nullcontext())
@@ -154,9 +154,9 @@ def _bench_remote(models: list[Path], remote: list[str], *, device: str, delegat
         for note in r.notes:
             log(note)
     docs = fleet.write_host_results(runs_, output, results_dir, log=log)
-    if docs:
-        _emit(render_compare(docs, fmt), output, lambda f: render_compare(docs, f))
     bad = [r for r in runs_ if r.error]
+    if docs:  # the terminal gets the failures on stderr, below; the written file keeps them too
+        _emit(render_compare(docs, fmt), output, lambda f: fleet.with_failures(render_compare(docs, f), f, bad))
     if len(runs_) == 1 and bad:
         raise EdgenetsError(f"{bad[0].host.spec}: {bad[0].error}")
     for r in bad:

@@ -62,8 +62,13 @@ def unpack(dest):
             elif member.isfile():
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 source = tar.extractfile(member)
-                with open(target, "wb") as f:
-                    shutil.copyfileobj(source, f, 1 << 20)
+                try:
+                    with open(target, "wb") as f:
+                        shutil.copyfileobj(source, f, 1 << 20)
+                except OSError as exc:  # a write's error names no file: name it
+                    if exc.filename is None:
+                        exc.filename = target
+                    raise
             else:
                 raise Failure("refusing %s in the upload (only files and folders)" % member.name)
 

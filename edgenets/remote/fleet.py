@@ -131,6 +131,10 @@ def prepare_upload(models: Sequence[Path], dataset: Any = "mnist", limit: Option
     return Upload(files, board_models, local_paths, described, data["name"], data["split"])
 
 
+def human_size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{max(1, round(n / 1e3))} kB"
+
+
 # ------------------------------------------------------------------ one host
 
 
@@ -189,7 +193,7 @@ def bench_host(host: ssh.Host, upload: Upload, options: BenchOptions, *, venv: s
         if reply.get("kind") == "no-edgenets":
             error += f": run `{setup_hint(host, venv)}`"
         elif reply.get("kind") == "no-space":
-            error += f"; the upload needs {upload.size / 1e6:.1f} MB there"
+            error += f"; the upload needs {human_size(upload.size)} there"
         run.error = error
         return run
     try:
@@ -288,6 +292,21 @@ def check_destinations(hosts: Sequence[ssh.Host], output: Optional[Path], result
             raise InputError(f"{path}: cannot write into {parent}")
 
 
+def with_failures(text: str, fmt: str, failed: Sequence[HostRun]) -> str:
+    """The merged rendering as written to --output, naming the boards that failed (JSON: "failed"; table and
+    Markdown: a line each; CSV stays plain rows)."""
+    if not failed:
+        return text
+    if fmt == "json":
+        merged = json.loads(text)
+        merged["failed"] = [{"host": r.host.spec, "error": r.error} for r in failed]
+        return json.dumps(merged, indent=2) + "\n"
+    if fmt in ("table", "md"):
+        bullet = "- " if fmt == "md" else ""
+        return text + "\n" + "\n".join(f"{bullet}{r.host.spec}: FAILED: {r.error}" for r in failed) + "\n"
+    return text
+
+
 def write_host_results(runs: Sequence[HostRun], output: Optional[Path], results_dir: Optional[Path],
                        log: Optional[Log] = None) -> list[tuple[str, dict]]:
     """Each host's document to its file (atomically); returns [(file, doc)] for compare, in host order."""
@@ -307,4 +326,4 @@ def write_host_results(runs: Sequence[HostRun], output: Optional[Path], results_
 
 
 __all__ = ["BenchOptions", "HostRun", "Upload", "bench_fleet", "bench_host", "check_destinations", "for_each_host",
-           "host_results_path", "prepare_upload", "write_host_results"]
+           "host_results_path", "human_size", "prepare_upload", "with_failures", "write_host_results"]
