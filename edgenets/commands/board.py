@@ -39,7 +39,7 @@ def setup(
     from edgenets.remote.fleet import for_each_host
     from edgenets.remote.setup import setup_host, setup_request
 
-    parsed = ssh.parse_hosts(hosts)
+    parsed = ssh.parse_hosts(hosts, what="HOST")
     ssh.check_ssh_config(ssh_config)
     ssh.ssh_executable()
 

@@ -208,7 +208,7 @@ def bench_host(host: ssh.Host, upload: Upload, options: BenchOptions, *, venv: s
     board_version = doc["environment"].get("edgenets_version")
     if board_version != __version__:
         run.notes.append(f"warning: {host.spec} runs edgenets {board_version}, this desktop {__version__}: "
-                         f"`edgenets board setup {host.spec}` installs this one")
+                         f"`{setup_hint(host, venv)}` installs this one")
     bad = [r for r in doc["results"] if r.get("status") != "ok"]
     if bad or reply.get("rc"):
         first = bad[0] if bad else None
@@ -247,6 +247,12 @@ def bench_fleet(hosts: Sequence[ssh.Host], upload: Upload, options: BenchOptions
     """Bench on every host in parallel (each set up first with ``setup``); one HostRun per host, in order."""
 
     def one(host: ssh.Host) -> HostRun:
+        try:
+            return setup_and_bench(host)
+        except Exception as exc:  # noqa: BLE001 - a bug shows on its host; the other boards still report
+            return HostRun(host, error=f"unexpected {type(exc).__name__}: {first_line(exc)}")
+
+    def setup_and_bench(host: ssh.Host) -> HostRun:
         prepared = None
         if setup is not None:
             done = setup_host(host, setup, venv=venv, ssh_config=ssh_config, log=log)

@@ -49,50 +49,51 @@ class Host:
 _BAD_CHARS = re.compile(r"[\s\x00-\x1f\x7f'\"`$;&|<>\\]")
 
 
-def parse_host(spec: str) -> Host:
-    """Check a ``--remote`` value at the door; InputError names what is wrong with it."""
+def parse_host(spec: str, what: str = "--remote") -> Host:
+    """Check a ``--remote`` value at the door; InputError names what is wrong with it (``what`` names the
+    option or argument the host came from)."""
     text = spec.strip()
     if not text:
-        raise InputError("--remote: empty host (use HOST, USER@HOST or USER@HOST:PORT, or an alias from ~/.ssh/config)")
+        raise InputError(f"{what}: empty host (use HOST, USER@HOST or USER@HOST:PORT, or an alias from ~/.ssh/config)")
     if text.startswith("-"):
-        raise InputError(f"--remote {spec!r}: a host cannot start with '-'")
+        raise InputError(f"{what} {spec!r}: a host cannot start with '-'")
     if _BAD_CHARS.search(text):
-        raise InputError(f"--remote {spec!r}: spaces, quotes and shell characters are not allowed in a host")
+        raise InputError(f"{what} {spec!r}: spaces, quotes and shell characters are not allowed in a host")
     user, at, host = text.rpartition("@")
     if at and not user:
-        raise InputError(f"--remote {spec!r}: empty user before '@'")
+        raise InputError(f"{what} {spec!r}: empty user before '@'")
     port: Optional[str] = None
     if host.startswith("["):  # [v6addr] or [v6addr]:port
         end = host.find("]")
         rest = host[end + 1:] if end >= 0 else ""
         if end < 0 or (rest and not rest.startswith(":")):
-            raise InputError(f"--remote {spec!r}: expected [ADDRESS] or [ADDRESS]:PORT")
+            raise InputError(f"{what} {spec!r}: expected [ADDRESS] or [ADDRESS]:PORT")
         port = rest[1:] if rest else None
         host = host[1:end]
     elif host.count(":") == 1:
         host, _, port = host.partition(":")
     if not host:
-        raise InputError(f"--remote {spec!r}: no host name")
+        raise InputError(f"{what} {spec!r}: no host name")
     number: Optional[int] = None
     if port is not None:
         if not port.isdigit() or not 1 <= int(port) <= 65535:
-            raise InputError(f"--remote {spec!r}: port must be a number 1..65535, got {port!r}")
+            raise InputError(f"{what} {spec!r}: port must be a number 1..65535, got {port!r}")
         number = int(port)
     return Host(spec=text, destination=f"{user}@{host}" if user else host, port=number)
 
 
-def parse_hosts(specs: Sequence[str]) -> list[Host]:
-    hosts = [parse_host(s) for s in specs]
+def parse_hosts(specs: Sequence[str], what: str = "--remote") -> list[Host]:
+    hosts = [parse_host(s, what) for s in specs]
     seen: dict[str, Host] = {}
     for h in hosts:
         key = h.destination + f":{h.port}"
         if key in seen:
-            raise InputError(f"--remote {h.spec}: given twice")
+            raise InputError(f"{what} {h.spec}: given twice")
         seen[key] = h
     slugs: dict[str, Host] = {}
     for h in hosts:
         if h.slug in slugs:
-            raise InputError(f"--remote {slugs[h.slug].spec} and {h.spec}: same host and port, their results would "
+            raise InputError(f"{what} {slugs[h.slug].spec} and {h.spec}: same host and port, their results would "
                              f"share one file name ({h.slug}); give them distinct Host aliases in your ssh config")
         slugs[h.slug] = h
     return hosts
