@@ -329,3 +329,26 @@ def test_csv_quoted_commas_are_one_line_errors(tmp_path, line):
     path.write_text(good + "\n" + line + "\n")
     with pytest.raises(InputError, match=r"line 2 has \d+ columns, expected 785"):
         load_csv(path)
+
+
+@pytest.mark.parametrize("machine, runtime, numpy_below_2", [
+    ("x86_64", "ai-edge-litert", False),
+    ("aarch64", "ai-edge-litert", False),   # 64-bit Pi OS
+    ("armv7l", "tflite-runtime", True),     # 32-bit Pi OS on a 32-bit kernel: no ai-edge-litert wheel exists
+    ("armv8l", "tflite-runtime", True),     # 32-bit Pi OS on a Pi 4/5's 64-bit kernel, installed under linux32
+])
+def test_device_extra_picks_the_runtime_that_has_a_wheel(machine, runtime, numpy_below_2):
+    """pip evaluates these markers on the board: each machine must get exactly one interpreter, and on 32-bit ARM
+    the numpy<2 that tflite-runtime 2.14 needs (Debian's python3-numpy 1.24)."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    extra = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    reqs = [Requirement(r) for r in extra["project"]["optional-dependencies"]["device"]]
+    env = {"platform_machine": machine, "sys_platform": "linux", "python_version": "3.11"}
+    chosen = [r for r in reqs if r.marker is None or r.marker.evaluate(env)]
+    runtimes = [r.name for r in chosen if r.name in ("ai-edge-litert", "tflite-runtime")]
+    assert runtimes == [runtime]
+    assert any(r.name == "numpy" and "2" in str(r.specifier) and not r.specifier.contains("2.0") for r in chosen) \
+        == numpy_below_2
