@@ -8,12 +8,12 @@
     out = board.share(tmp_path / "out")     # a folder the guest may write (pytest's tmp dirs are 0700 root)
     proc = board.run([board.python, "-m", "edgenets", "bench", model, "--output", out / "r.json"])
 
-Guest programs never run as root: under qemu -L a guest path missing from the sysroot is the host's, so a
-root guest could write anywhere. When the test process is root, :meth:`Board.run` runs the command as the
-board's unprivileged user (``setpriv``), with one capability, CAP_DAC_READ_SEARCH: it may read and pass
-through any folder (pytest's tmp folders are 0700 root, and pytest resets its root folder to 0700 at each
-session start, so granting o+x there does not last), and writes only where that user may write, which is
-what :meth:`Board.share` arranges. As a normal user the guest runs as the caller. No pytest fixtures.
+Guest programs never run as root, and get no capability: under qemu -L a guest path missing from the sysroot
+is the host's, so a privileged guest could write anywhere. When the test process is root, :meth:`Board.run`
+runs the command as the board's unprivileged user (``setpriv``). Give the guest its files in
+:meth:`Board.workdir` (a folder in the boards' scratch area that the user owns): pytest's tmp folders are 0700
+root, and pytest resets its root folder to 0700 whenever another session starts. As a normal user the guest
+runs as the caller. No pytest fixtures.
 """
 
 from __future__ import annotations
@@ -38,19 +38,6 @@ _DROP_ENV = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONUSERBASE", "PYT
              "PYTHONBREAKPOINT", "PYTHONSAFEPATH", "LD_LIBRARY_PATH", "LD_PRELOAD")
 
 PathLike = Union[str, Path]
-CAP_DAC_READ_SEARCH = 2
-
-
-def read_search_capability() -> bool:
-    """Whether this process may hand CAP_DAC_READ_SEARCH to the guest (root, and in the bounding set)."""
-    if os.geteuid() != 0:
-        return False
-    try:
-        with open("/proc/self/status") as f:
-            bounding = next(int(line.split()[1], 16) for line in f if line.startswith("CapBnd:"))
-    except (OSError, StopIteration, ValueError):
-        return False
-    return bool(bounding & (1 << CAP_DAC_READ_SEARCH))
 
 
 def board_dir() -> Path:
@@ -106,10 +93,7 @@ class Board:
         if self.user is None:
             return args
         entry = pwd.getpwnam(self.user)
-        caps = (["--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
-                if read_search_capability() else [])
-        return ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups", *caps,
-                "--", *args]
+        return ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups", "--", *args]
 
     def run(self, args: Sequence[PathLike], *, timeout: Optional[float] = DEFAULT_TIMEOUT_S,
             env: Optional[dict] = None, **kwargs) -> subprocess.CompletedProcess:
@@ -128,8 +112,7 @@ class Board:
     def share(self, path: PathLike) -> Path:
         """Make ``path`` (a folder, created if missing) one the guest may write into; returns it.
 
-        As root: the folder and what is in it go to the board user (the guest reads and passes through the
-        folders above it with its read-search capability; without that capability they get o+x, see
+        As root: the folder and what is in it go to the board user, and the folders above it get o+x (see
         :meth:`reachable`). As a normal user: nothing to do, the guest runs as you.
         """
         path = Path(path).absolute()
@@ -145,11 +128,11 @@ class Board:
         return path
 
     def reachable(self, path: PathLike) -> Path:
-        """Let the guest read ``path`` (inputs a test wrote as root). Nothing to do when the guest runs as the
-        caller or holds CAP_DAC_READ_SEARCH; otherwise every folder above ``path`` gets o+x (pass through,
-        not list), and the test must make the files themselves world-readable (0644 / 0755)."""
+        """Let the guest reach ``path`` (inputs a test wrote as root): every folder above it gets o+x (pass
+        through, not list); the test makes the files themselves world-readable (0644 / 0755). Nothing to do
+        when the guest runs as the caller. Prefer :meth:`workdir`: pytest may close its tmp root again."""
         path = Path(path).absolute()
-        if self.user is None or read_search_capability():
+        if self.user is None:
             return path
         entry = pwd.getpwnam(self.user)
         for parent in path.parents:
