@@ -59,8 +59,8 @@ clean:
 # armhf (32-bit, Cortex-A7) userlands run with qemu-user, each with `pip install "edgenets[device]"` done by
 # its own pip. Needs apt-get and dpkg-deb (Debian/Ubuntu host); installs nothing on the host, never touches
 # binfmt_misc. From scratch about 3 min, then seconds (stamps); a changed checkout reinstalls edgenets only.
-board:
-	$(PYTHON) board/build.py
+board: $(STAMP)
+	$(PY) board/build.py
 
 # The tests that run inside the boards (pytest marker `board`); `make test` runs them too.
 board-test: $(STAMP) board

@@ -41,7 +41,7 @@ wrapper (pip then rejects every manylinux armv7l wheel: a link in the sysroot sh
 
 Incremental: a rebuild with nothing changed takes a fraction of a second; a changed checkout reinstalls
 only edgenets in each venv (``--force-reinstall --no-deps``); a changed dependency list rebuilds the
-wheelhouse and the venv. Standard library only.
+wheelhouse and the venv. Standard library and `packaging` (run with the project venv's Python: `make board`).
 """
 
 from __future__ import annotations
@@ -64,6 +64,13 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
+
+try:  # PEP 508 requirements, markers and specifiers: pip's own rules (the project venv has packaging)
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+    from packaging.utils import canonicalize_name
+except ImportError:  # pragma: no cover - run through `make board`, which uses the project venv
+    sys.exit("board/build.py needs the packaging library: run it with the project venv (`make board`)")
 
 REPO = Path(__file__).resolve().parents[1]
 BOARD_USER = "edgenets-board"
@@ -196,7 +203,7 @@ def rmtree(path: Path) -> None:
 
 
 def normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return canonicalize_name(name)
 
 
 def dir_bytes(path: Path) -> int:
@@ -213,150 +220,13 @@ def dir_bytes(path: Path) -> int:
 # ------------------------------------------------------------------ PEP 508, just enough
 
 
-_REQ = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$")
-_MARKER_TOKEN = re.compile(r"\s*(\(|\)|'[^']*'|\"[^\"]*\"|===|==|!=|<=|>=|~=|<|>|not\s+in\b|in\b|and\b|or\b|"
-                           r"[A-Za-z_][A-Za-z0-9_.]*)")
+def pip_arg(name: str, extras: Iterable[str], specifier: SpecifierSet) -> str:
+    extras = sorted(extras)
+    return f"{name}{'[' + ','.join(extras) + ']' if extras else ''}{specifier}"
 
 
-@dataclass
-class Requirement:
-    name: str  # normalized
-    extras: frozenset
-    specifier: str  # e.g. ">=1.23,<2" (may be empty)
-    marker: str  # may be empty
-    url: str = ""
-
-    def pip_arg(self) -> str:
-        extras = f"[{','.join(sorted(self.extras))}]" if self.extras else ""
-        return f"{self.name}{extras}{self.specifier}"
-
-
-def parse_requirement(text: str) -> Requirement:
-    body, _, marker = text.partition(";")
-    m = _REQ.match(body)
-    if not m:
-        raise BuildError(f"cannot parse the requirement {text!r}")
-    name, extras, rest = m.group(1), m.group(2) or "", m.group(3).strip()
-    url = ""
-    if rest.startswith("@"):
-        url, rest = rest[1:].strip(), ""
-    spec = rest.strip().strip("()").replace(" ", "")
-    extras_set = frozenset(normalize(e) for e in extras.strip("[]").split(",") if e.strip())
-    return Requirement(normalize(name), extras_set, spec, marker.strip(), url)
-
-
-def version_key(version: str):
-    """A sortable key for release-style versions (1.24.2, 2.14.0, 3.11); pre-releases sort below."""
-    m = re.match(r"^\s*v?(\d+(?:\.\d+)*)(.*)$", version)
-    if not m:
-        return None
-    release = tuple(int(p) for p in m.group(1).split("."))
-    while len(release) > 1 and release[-1] == 0:
-        release = release[:-1]
-    rest = m.group(2).lower().lstrip(".-_")
-    pre = 0 if not rest or rest.startswith(("post", "+")) else -1
-    return release, pre
-
-
-def version_matches(version: str, spec: str) -> Optional[bool]:
-    """Whether ``version`` satisfies ``spec`` ("" / ">=1.23,<2" / "==2.14.*"); None when unsure."""
-    have = version_key(version)
-    if have is None:
-        return None
-    for clause in filter(None, (c.strip() for c in spec.split(","))):
-        m = re.match(r"^(===|==|!=|<=|>=|~=|<|>)\s*(.+)$", clause)
-        if not m:
-            return None
-        op, want_text = m.groups()
-        if want_text.endswith(".*"):
-            prefix = tuple(int(p) for p in want_text[:-2].split(".") if p.isdigit())
-            full = tuple(int(p) for p in re.match(r"^[\d.]+", version).group(0).strip(".").split("."))
-            same = full[:len(prefix)] == prefix
-            if (op == "==" and not same) or (op == "!=" and same):
-                return False
-            continue
-        want = version_key(want_text)
-        if want is None:
-            return None
-        if op == "~=":
-            parts = want_text.split(".")
-            upper = version_key(".".join(parts[:-2] + [str(int(parts[-2]) + 1)])) if len(parts) > 1 else None
-            ok = have >= want and (upper is None or have < upper)
-        else:
-            ok = {"==": have == want, "===": have == want, "!=": have != want, "<=": have <= want,
-                  ">=": have >= want, "<": have < want, ">": have > want}[op]
-        if not ok:
-            return False
-    return True
-
-
-def evaluate_marker(marker: str, env: dict) -> bool:
-    """Evaluate a PEP 508 environment marker against ``env`` (which holds ``extra``)."""
-    if not marker.strip():
-        return True
-    tokens, pos = [], 0
-    while pos < len(marker):
-        if marker[pos:].strip() == "":
-            break
-        m = _MARKER_TOKEN.match(marker, pos)
-        if not m:
-            raise BuildError(f"cannot parse the marker {marker!r}")
-        tokens.append(re.sub(r"\s+", " ", m.group(1)))
-        pos = m.end()
-
-    def value(tok: str) -> str:
-        if tok[0] in "'\"":
-            return tok[1:-1]
-        if tok not in env:
-            raise BuildError(f"unknown marker variable {tok!r} in {marker!r}")
-        return env[tok]
-
-    def compare(left: str, op: str, right: str, lname: str, rname: str) -> bool:
-        if op == "in":
-            return left in right
-        if op == "not in":
-            return left not in right
-        if "extra" in (lname, rname):
-            left, right = normalize(left), normalize(right)
-        if lname.endswith("version") or rname.endswith("version"):
-            got = version_matches(left, f"{op}{right}")
-            if got is not None:
-                return got
-        return {"==": left == right, "===": left == right, "!=": left != right, "<": left < right,
-                "<=": left <= right, ">": left > right, ">=": left >= right}.get(op, False)
-
-    i = 0
-
-    def expr_or() -> bool:
-        nonlocal i
-        result = expr_and()
-        while i < len(tokens) and tokens[i] == "or":
-            i += 1
-            rhs = expr_and()
-            result = result or rhs
-        return result
-
-    def expr_and() -> bool:
-        nonlocal i
-        result = atom()
-        while i < len(tokens) and tokens[i] == "and":
-            i += 1
-            rhs = atom()
-            result = result and rhs
-        return result
-
-    def atom() -> bool:
-        nonlocal i
-        if tokens[i] == "(":
-            i += 1
-            result = expr_or()
-            i += 1  # ")"
-            return result
-        lname, op, rname = tokens[i], tokens[i + 1], tokens[i + 2]
-        i += 3
-        return compare(value(lname), op, value(rname), lname, rname)
-
-    return expr_or()
+def requirement_arg(req: Requirement) -> str:
+    return pip_arg(canonicalize_name(req.name), req.extras, req.specifier)
 
 
 def wheel_metadata(wheel: Path) -> email.message.Message:
@@ -366,18 +236,19 @@ def wheel_metadata(wheel: Path) -> email.message.Message:
 
 
 def wheel_requirements(meta, extras: Iterable[str], env: dict) -> list:
-    """The Requires-Dist of a wheel that apply in ``env`` with ``extras`` requested."""
+    """The Requires-Dist of a wheel that apply in ``env`` (the GUEST's marker environment, read in the guest:
+    pip would evaluate markers with the host's) with ``extras`` requested."""
     wanted = [""] + sorted(extras)
     out = []
     for text in meta.get_all("Requires-Dist") or []:
-        req = parse_requirement(text)
-        if any(evaluate_marker(req.marker, {**env, "extra": e}) for e in wanted):
+        req = Requirement(text)
+        if req.marker is None or any(req.marker.evaluate({**env, "extra": e}) for e in wanted):
             out.append(req)
     return out
 
 
 def wheel_name(filename: str) -> str:
-    return normalize(filename.split("-")[0])
+    return canonicalize_name(filename.split("-")[0])
 
 
 # ------------------------------------------------------------------ the builder
@@ -906,12 +777,12 @@ exec {qemu} -0 "$0" '{sysroot / "usr/bin/python3.11"}' "$@"
         top = wheel_requirements(meta, ["device"], env)
         system = {normalize(n): v for n, v in facts["system"]} if a.system_site_packages else {}
         tags = self.platform_tags(a, facts["glibc"])
-        key = sha256_json([LAYOUT_VERSION, sorted(r.pip_arg() for r in top), tags, sorted(system.items())])
+        key = sha256_json([LAYOUT_VERSION, sorted(requirement_arg(r) for r in top), tags, sorted(system.items())])
         house = self.dir / a.name / "wheelhouse"
         stamp = self.dir / a.name / "wheelhouse.stamp"
         if read_stamp(stamp) == key and house.is_dir():
             return key, top
-        with step(f"{a.name}: wheelhouse ({', '.join(r.pip_arg() for r in top)} and their dependencies)"):
+        with step(f"{a.name}: wheelhouse ({', '.join(requirement_arg(r) for r in top)} and their dependencies)"):
             stamp.unlink(missing_ok=True)
             rmtree(house)
             house.mkdir(parents=True)
@@ -926,24 +797,24 @@ exec {qemu} -0 "$0" '{sysroot / "usr/bin/python3.11"}' "$@"
             while queue:
                 batch: dict = {}
                 for req in queue:
+                    name = canonicalize_name(req.name)
                     if req.url:
-                        raise BuildError(f"{a.name}: direct URL requirement {req.name} @ {req.url} is not supported")
-                    if req.name in system:
-                        ok = version_matches(system[req.name], req.specifier)
-                        if ok is False:
-                            raise BuildError(f"{a.name}: the guest's system {req.name} {system[req.name]} does not "
-                                             f"satisfy {req.pip_arg()}")
+                        raise BuildError(f"{a.name}: direct URL requirement {name} @ {req.url} is not supported")
+                    if name in system:
+                        if not req.specifier.contains(system[name], prereleases=True):
+                            raise BuildError(f"{a.name}: the guest's system {name} {system[name]} does not "
+                                             f"satisfy {requirement_arg(req)}")
                         continue
-                    extras, specs = wanted.setdefault(req.name, (set(), []))
+                    extras, specs = wanted.setdefault(name, (set(), []))
                     extras.update(req.extras)
                     if req.specifier:
                         specs.append(req.specifier)
-                    if req.name not in done or not req.extras <= done[req.name]:
-                        batch[req.name] = wanted[req.name]
+                    if name not in done or not req.extras <= done[name]:
+                        batch[name] = wanted[name]
                 queue = []
                 fetch = [n for n in batch if n not in done]
                 if fetch:
-                    args = [Requirement(n, frozenset(), ",".join(batch[n][1]), "").pip_arg() for n in fetch]
+                    args = [pip_arg(n, (), SpecifierSet(",".join(map(str, batch[n][1])))) for n in fetch]
                     run([*pip, *args], what=f"{a.name}: pip download {' '.join(args)}")
                 have = {wheel_name(w.name): w for w in house.glob("*.whl")}
                 for name, (extras, _specs) in batch.items():
@@ -1112,7 +983,7 @@ exec {qemu} -0 "$0" '{sysroot / "usr/bin/python3.11"}' "$@"
             "cpuinfo_model": machine_line.partition(":")[2].strip(),
             "runtime": got["runtime"],
             "edgenets": {"version": got["edgenets"], "wheel": wheel.name, "sha256": sha256_file(wheel)},
-            "requirements": [r.pip_arg() for r in top],
+            "requirements": [requirement_arg(r) for r in top],
             "packages": packages,
             "system_packages": system,
             "site_packages_bytes": dir_bytes(site),

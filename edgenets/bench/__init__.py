@@ -1,7 +1,7 @@
 """Bench: run .tflite models with the LiteRT interpreter (never TensorFlow unless asked) and measure them.
 
 Modules, one job each: ``runtime`` (which interpreter), ``ops`` (file checks, op counts),
-``evaluate`` (accuracy via sklearn), ``latency`` (timing invoke only), ``memory`` (peak RSS),
+``evaluate`` (accuracy, macro P/R/F1 in numpy), ``latency`` (timing invoke only), ``memory`` (peak RSS),
 ``probe`` (crash-isolated first load), ``runner`` (models x threads -> results document),
 ``results`` (the JSON schema, validation on read), ``tables`` (float vs int8, device vs device).
 
