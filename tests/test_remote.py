@@ -277,6 +277,19 @@ def test_results_files_are_named_after_output_or_results_dir(tmp_path):
     assert host_results_path(pi5, None, None) == Path("bench.pi5.local.json")
 
 
+def test_a_failed_host_leaves_an_earlier_runs_file_alone_and_says_so(tmp_path):
+    from edgenets.remote.fleet import HostRun, write_host_results
+    from edgenets.remote.ssh import parse_host
+
+    old = tmp_path / "fleet.pi5.local.json"
+    old.write_text("{}")
+    lines = []
+    assert write_host_results([HostRun(parse_host("pi@pi5.local"), error="ssh: connect to host pi5.local: No route")],
+                              tmp_path / "fleet.json", None, log=lines.append) == []
+    assert old.read_text() == "{}"
+    assert lines == [f"note: {old} is from an earlier run (pi@pi5.local failed this time)"]
+
+
 def test_the_board_script_needs_only_a_plain_python_37():
     """_board.py runs on the board as `python -c` before anything is installed: standard library, Python >= 3.7."""
     import ast
