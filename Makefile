@@ -19,7 +19,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP) board
+# The boards need a Debian/Ubuntu host (apt-get, dpkg-deb); elsewhere their tests skip, saying why. CI builds
+# them first (`make board` in .ci/run), so there a board that cannot be built fails the run.
+test: $(STAMP)
+	@$(MAKE) --no-print-directory board || echo "note: the emulated boards could not be built (see above); their tests will skip"
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
