@@ -28,6 +28,8 @@ import pytest
 from boards import NOT_BUILT, find_board
 from conftest import assert_one_line_error
 
+from edgenets import __version__
+
 SSHD = "/usr/sbin/sshd"
 SFTP = "/usr/lib/openssh/sftp-server"
 LIMIT = 100
@@ -530,7 +532,7 @@ def test_board_setup_from_a_wheelhouse_then_bench_in_that_venv(run_cli, sshd, bo
                      "--remote-python", str(_wrapper(board)), "--wheelhouse", str(wheelhouse))
     seconds = time.monotonic() - start
     assert result.code == 0, result.err
-    assert result.out.startswith(f"board: ready: edgenets 0.1.0 in {venv} (Python 3.11") and "aarch64, litert" in result.out
+    assert result.out.startswith(f"board: ready: edgenets {__version__} in {venv} (Python 3.11") and "aarch64, litert" in result.out
     assert "from the pushed wheelhouse" in result.err
     print(f"board setup into a fresh venv on the emulated arm64 board: {seconds:.0f} s")
     # `bench --setup` in one command: the same venv, edgenets replaced in place (same version, maybe other code,
@@ -539,7 +541,7 @@ def test_board_setup_from_a_wheelhouse_then_bench_in_that_venv(run_cli, sshd, bo
                     "--setup", "--remote-python", str(_wrapper(board)), "--wheelhouse", str(wheelhouse))
     assert bench.code == 0, bench.err
     assert "replacing the installed edgenets" in bench.err and "already installed with the same version" not in bench.err
-    assert f"board: ready: edgenets 0.1.0 in {venv}" in bench.err
+    assert f"board: ready: edgenets {__version__} in {venv}" in bench.err
     _assert_metrics_equal(json.loads((tmp_path / "r" / "board.json").read_text()), x86_bench)
 
 

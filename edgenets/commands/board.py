@@ -37,7 +37,8 @@ def setup(
     from edgenets.errors import EdgenetsError
     from edgenets.remote import ssh
     from edgenets.remote.fleet import for_each_host
-    from edgenets.remote.setup import setup_host, setup_request
+    from edgenets.errors import first_line
+    from edgenets.remote.setup import SetupResult, setup_host, setup_request
 
     parsed = ssh.parse_hosts(hosts, what="HOST")
     ssh.check_ssh_config(ssh_config)
@@ -47,7 +48,13 @@ def setup(
         typer.echo(line, err=True)
 
     with setup_request(wheel, wheelhouse, system_site_packages=system_site_packages, python=remote_python, log=log) as req:
-        results = for_each_host(parsed, lambda h: setup_host(h, req, venv=remote_venv, ssh_config=ssh_config, log=log))
+        def one(host):
+            try:
+                return setup_host(host, req, venv=remote_venv, ssh_config=ssh_config, log=log)
+            except Exception as exc:  # noqa: BLE001 - a bug shows on its host; the other boards still report
+                return SetupResult(host, error=f"unexpected {type(exc).__name__}: {first_line(exc)}")
+
+        results = for_each_host(parsed, one)
     failed = [r for r in results if r.error]
     for r in results:
         if not r.error:

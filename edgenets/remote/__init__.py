@@ -21,9 +21,8 @@ Costs of that choice: one ssh process (one handshake) per host per step, so each
 exactly one: ``bench --remote`` is one connection per host, ``board setup`` another.
 
 Modules: :mod:`~edgenets.remote.ssh` (hosts, the ssh command, its errors), :mod:`~edgenets.remote.fleet`
-(bench on many hosts, output files), :mod:`~edgenets.remote.setup` (the venv and the wheel). The scripts
-``_board_bench.py`` and ``_board_setup.py`` run ON THE BOARD (sent as ``python -c``); edgenets never
-imports them.
+(bench on many hosts, output files), :mod:`~edgenets.remote.setup` (the venv and the wheel). The script
+``_board.py`` runs ON THE BOARD (its source sent as ``python -c``, standard library only).
 """
 
 from __future__ import annotations

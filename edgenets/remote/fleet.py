@@ -71,7 +71,7 @@ class Upload:
     def write(self, stream: BinaryIO) -> None:
         import tarfile
 
-        with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT, dereference=True) as tar:  # links: their files
             for name, source in self.files:
                 if isinstance(source, bytes):
                     info = tarfile.TarInfo(name)
@@ -224,6 +224,7 @@ def bench_host(host: ssh.Host, upload: Upload, options: BenchOptions, *, venv: s
 def for_each_host(hosts: Sequence[ssh.Host], work: Callable[[ssh.Host], T]) -> list[T]:
     """``work(host)`` for every host at once (threads: the time is spent waiting for the boards); results in
     host order. An interrupt ends every ssh process before it propagates."""
+    ssh.allow_new()
     if len(hosts) == 1:
         try:
             return [work(hosts[0])]

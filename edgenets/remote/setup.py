@@ -47,7 +47,7 @@ class SetupRequest:
 
     def write(self, stream: BinaryIO) -> None:
         """The upload as a tar stream: the wheel at the top, the wheelhouse under wheelhouse/."""
-        with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT, dereference=True) as tar:  # links: their files
             tar.add(str(self.wheel), arcname=self.wheel.name, recursive=False)
             for w in self.wheels():
                 tar.add(str(w), arcname=f"wheelhouse/{w.name}", recursive=False)

@@ -134,11 +134,23 @@ def remote_path(path: str) -> str:
 
 _live: set[subprocess.Popen] = set()
 _live_lock = threading.Lock()
+_stopping = threading.Event()  # set by stop_all: no new ssh starts (a host between setup and bench, say)
+
+
+class Stopped(RuntimeError):
+    """stop_all() ran: this process is ending and starts no more ssh connections."""
+
+
+def allow_new() -> None:
+    """A new run (fleet.for_each_host) may start connections again after an earlier stop_all."""
+    _stopping.clear()
 
 
 def stop_all() -> None:
-    """End every ssh process this module started (an interrupt, or an error in another thread)."""
+    """End every ssh process this module started (an interrupt, or an error in another thread), and refuse
+    to start any more: a worker thread between two steps would otherwise open a connection nobody ends."""
     with _live_lock:
+        _stopping.set()
         procs = list(_live)
     for proc in procs:
         if proc.poll() is None:
@@ -160,8 +172,10 @@ def run(host: Host, command: str, *, send: Optional[Callable[[BinaryIO], None]] 
     kept; stdout is returned whole. A board that stops reading stdin (it failed early) is not an error here.
     """
     argv = ssh_argv(host, command, ssh_config)
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     with _live_lock:
+        if _stopping.is_set():
+            raise Stopped("stopping: no new ssh connection")
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         _live.add(proc)
     lines: list[str] = []
     send_error: list[BaseException] = []
