@@ -1,6 +1,10 @@
 """How far the emulated boards' outputs are from x86's, per model file: one run, four interpreters side by side.
 
-    .venv/bin/python benchmarks/board_agreement.py runs/*/export/*.tflite --images images.npy [--limit 100]
+    .venv/bin/python benchmarks/board_agreement.py [MODEL.tflite...] [--images images.npy] [--limit 100]
+
+Without models it builds tests/test_board.py's zoo (tests/zoo.py: every registered model, one epoch on 1,000
+images of the tests' stratified MNIST subset, float32 + int8) and uses the first --limit images of that
+subset's test split: the table in docs/device.md is this command with no arguments.
 
 Runs tests/board_outputs.py (one invoke per image, edgenets' own preprocessing) with
 - x86 ai-edge-litert (this venv): the reference,
@@ -8,7 +12,7 @@ Runs tests/board_outputs.py (one invoke per image, edgenets' own preprocessing) 
 - the emulated arm64 board (ai-edge-litert) and the emulated armhf board (tflite-runtime 2.14) (`make board`),
 and prints, per file and interpreter: images whose raw output differs from the reference, the largest
 difference (float: absolute; int8: quantisation steps) and how many predicted classes differ.
-``--images`` is a uint8 .npy of shape (N, H, W, C); without it, the first --limit MNIST test images.
+``--images`` is a uint8 .npy of shape (N, H, W, C); without it, the first --limit images of the tests' subset.
 """
 
 from __future__ import annotations
@@ -52,8 +56,9 @@ def board_outputs(arch: str, runtime: str, images: Path, files: list[Path], out:
                 shutil.copyfile(f.with_suffix(".json"), dest.with_suffix(".json"))
             copies.append(dest)
         shutil.copyfile(images, work / "images.npy")
+        shutil.copyfile(SCRIPT, work / SCRIPT.name)  # the board user may not be able to enter the checkout
         board.share(work)
-        proc = board.run([board.python, SCRIPT, work / "images.npy", work, *copies, "--runtime", runtime], cwd=str(REPO))
+        proc = board.run([board.python, work / SCRIPT.name, work / "images.npy", work, *copies, "--runtime", runtime])
         if proc.returncode != 0:
             sys.exit(f"{arch} board failed: {proc.stderr.strip().splitlines()[-1]}")
         out.mkdir(parents=True)
@@ -65,19 +70,21 @@ def board_outputs(arch: str, runtime: str, images: Path, files: list[Path], out:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="+", type=Path)
+    parser.add_argument("models", nargs="*", type=Path)
     parser.add_argument("--images", type=Path)
     parser.add_argument("--limit", type=int, default=100)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="agreement-"))
     try:
-        images = tmp / "images.npy"
-        if args.images:
-            np.save(images, np.load(args.images)[: args.limit])
-        else:
-            from edgenets.data import load_dataset
+        from zoo import build_zoo, subset
 
-            np.save(images, load_dataset("mnist", quiet=True).x_test[: args.limit])
+        images = tmp / "images.npy"
+        if not args.models or not args.images:
+            x_train, y_train, x_test, _ = subset()
+        if not args.models:
+            print("building the zoo (tests/zoo.py) ...", file=sys.stderr)
+            args.models = build_zoo(tmp / "zoo", x_train, y_train)
+        np.save(images, (np.load(args.images) if args.images else x_test)[: args.limit])
         legacy = REPO / ".venv-legacy" / "bin" / "python"
         runs = {"x86 litert": lambda o: host_outputs(Path(sys.executable), "litert", images, args.models, o),
                 "x86 tflite-runtime": lambda o: host_outputs(legacy, "tflite-runtime", images, args.models, o),

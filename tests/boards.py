@@ -5,8 +5,9 @@
     board = find_board("arm64")            # or "armhf"; None when not built
     if board is None:
         pytest.skip(NOT_BUILT.format(arch="arm64"))
-    out = board.share(tmp_path / "out")     # a folder the guest may write (pytest's tmp dirs are 0700 root)
-    proc = board.run([board.python, "-m", "edgenets", "bench", model, "--output", out / "r.json"])
+    work = board.workdir()                  # a folder the guest user owns (pytest's tmp dirs are 0700 root)
+    shutil.copyfile(model, work / "m.tflite")
+    proc = board.run([board.python, "-m", "edgenets", "bench", work / "m.tflite", "--output", work / "r.json"])
 
 Guest programs never run as root, and get no capability: under qemu -L a guest path missing from the sysroot
 is the host's, so a privileged guest could write anywhere. When the test process is root, :meth:`Board.run`
@@ -22,6 +23,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -70,19 +72,13 @@ class Board:
         """What EDGENETS_EMULATED says in this board, e.g. 'qemu-user 7.2.22 cortex-a76, Debian bookworm arm64'."""
         return self.info["emulated"]
 
-    @property
-    def edgenets(self) -> Path:
-        """The venv's `edgenets` console script (its shebang is the python wrapper: nested interpreters)."""
-        return self.venv / "bin" / "edgenets"
-
     def env(self, extra: Optional[dict] = None) -> dict:
         """The environment for a guest command: the caller's, less host-Python and pip settings."""
         env = {k: v for k, v in os.environ.items()
                if k not in _DROP_ENV and not k.startswith(("PIP_", "QEMU_"))}
         env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
         if self.user is not None:
-            entry = pwd.getpwnam(self.user)
-            env.update({"HOME": entry.pw_dir if os.path.isdir(entry.pw_dir) else str(board_dir() / "home"),
+            env.update({"HOME": str(board_dir() / "home"),  # build.py's, whichever checkout made the user
                         "USER": self.user, "LOGNAME": self.user})
         env.update(extra or {})
         return env
@@ -104,10 +100,21 @@ class Board:
         Raises subprocess.TimeoutExpired past ``timeout`` seconds, like subprocess.run.
         """
         kwargs.setdefault("text", True)
-        if not any(k in kwargs for k in ("stdout", "stderr", "capture_output")):
-            kwargs["capture_output"] = True
+        if kwargs.pop("capture_output", not any(k in kwargs for k in ("stdout", "stderr"))):
+            kwargs["stdout"] = kwargs["stderr"] = subprocess.PIPE
         kwargs.setdefault("cwd", str(board_dir() / "work"))
-        return subprocess.run(self.command(args), env=self.env(env), timeout=timeout, **kwargs)
+        data = kwargs.pop("input", None)
+        if data is not None:
+            kwargs["stdin"] = subprocess.PIPE
+        # Its own process group: on a timeout every guest process goes (bench's probes are qemus of their own).
+        with subprocess.Popen(self.command(args), env=self.env(env), start_new_session=True, **kwargs) as proc:
+            try:
+                out, err = proc.communicate(data, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+                raise
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
     def share(self, path: PathLike) -> Path:
         """Make ``path`` (a folder, created if missing) one the guest may write into; returns it.
@@ -163,7 +170,7 @@ def find_board(arch: str) -> Optional[Board]:
         info = json.loads((root / "board.json").read_text())
     except (OSError, ValueError):
         return None
-    if not (python.exists() and os.access(python, os.X_OK)):
+    if not (python.exists() and os.access(python, os.X_OK)) or not (board_dir() / "work").is_dir():
         return None
     user = None
     if os.geteuid() == 0:

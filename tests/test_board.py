@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from boards import find_board
+from zoo import build_zoo
 
 pytestmark = [pytest.mark.board, pytest.mark.slow]
 
@@ -46,31 +47,12 @@ BOARDS = {"arm64": {"machine": "aarch64", "runtime": "litert", "int8_steps": 2, 
 
 @pytest.fixture(scope="module")
 def zoo(tmp_path_factory, mnist_small):
-    """Every registered model, briefly trained, exported float32 + int8; the evaluation images; x86 results."""
-    import keras
-
+    """Every registered model, briefly trained, exported float32 + int8 (tests/zoo.py); the evaluation images;
+    x86 results."""
     from edgenets.bench import run_bench
-    from edgenets.export.convert import to_tflite
-    from edgenets.models import create_model, list_models
 
     root = tmp_path_factory.mktemp("zoo")
-    x = mnist_small.x_train.astype("float32") / 255.0
-    files = []
-    for name in list_models():
-        keras.utils.set_random_seed(0)
-        model = create_model(name)
-        for layer in model.layers:  # BatchNorm statistics that settle within one short epoch: real predictions
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.momentum = 0.5
-        model.compile(keras.optimizers.Adam(2e-3), "sparse_categorical_crossentropy")
-        model.fit(x[:1000], mnist_small.y_train[:1000], epochs=1, batch_size=64, verbose=0)
-        export = root / name / "export"
-        export.mkdir(parents=True)
-        for precision in ("float32", "int8"):
-            path = export / f"model_{precision}.tflite"
-            rep = mnist_small.x_train[:64] if precision == "int8" else None
-            path.write_bytes(to_tflite(model, precision, representative=rep, progress=False))
-            files.append(path)
+    files = build_zoo(root, mnist_small.x_train, mnist_small.y_train)
     images, labels = mnist_small.x_test[:EVAL_IMAGES], mnist_small.y_test[:EVAL_IMAGES]
     np.save(root / "images.npy", images)
     np.savez(root / "eval.npz", x_train=images, y_train=labels)
@@ -90,10 +72,11 @@ def _outputs(board, images: Path, out_dir: Path, files, *extra: str):
     import subprocess
     import sys
 
-    args = [str(HERE / "board_outputs.py"), str(images), str(out_dir), *map(str, files), *extra]
     if board is None:
+        args = [str(HERE / "board_outputs.py"), str(images), str(out_dir), *map(str, files), *extra]
         proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600)
-    else:
+    else:  # the guest reads its copy: the checkout may sit in a folder the board user cannot enter
+        args = [str(images.parent / "board_outputs.py"), str(images), str(out_dir), *map(str, files), *extra]
         proc = board.run([str(board.python), *args], timeout=1800)
     assert proc.returncode == 0, f"board_outputs.py failed ({board.arch if board else 'host'}): {proc.stderr[-3000:]}"
 
@@ -112,6 +95,7 @@ def board(request, zoo):
         dest = work / path.relative_to(zoo["root"])
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, dest)
+    shutil.copyfile(HERE / "board_outputs.py", work / "board_outputs.py")
     found.share(work)
     yield found, work
     shutil.rmtree(work, ignore_errors=True)
@@ -171,10 +155,9 @@ def test_board_metrics_equal_x86(board, board_bench, zoo):
 
 def _first_divergence(board, zoo, file: Path, image: int) -> str:
     """Where image ``image`` first computes differently: every op's outputs, builtin kernels, board vs x86."""
-    import tempfile
-
     b, work = board
-    host_dir = Path(tempfile.mkdtemp(prefix="trace-host-"))
+    host_dir = zoo["root"] / f"trace-{file.parent.parent.name}-{file.stem}-{image}"
+    host_dir.mkdir(exist_ok=True)
     board_dir = b.share(work / f"trace-{image}")
     _outputs(None, zoo["root"] / "images.npy", host_dir, [file], "--trace", str(image))
     _outputs(b, work / "images.npy", board_dir, [work / file.relative_to(zoo["root"])], "--trace", str(image))
@@ -198,7 +181,7 @@ def _int8_problem(arch: str, got: np.ndarray, want: np.ndarray) -> tuple[str, li
     if spec["int8_steps"] is not None:
         far = np.flatnonzero(steps.max(axis=1) > spec["int8_steps"])
         if len(far):
-            return f"{len(far)} images differ by more than {spec['int8_steps']} steps (largest {int(steps.max())})", far
+            return f"{len(far)} images differ by more than {spec['int8_steps']} steps (largest {int(steps.max())})", list(far)
         # one step can only move the prediction where x86's two best classes are that close
         top2 = np.sort(want.astype(np.int64), axis=1)[:, -2:]
         not_ties = [i for i in changed if top2[i, 1] - top2[i, 0] > spec["int8_steps"]]

@@ -340,8 +340,7 @@ def test_csv_quoted_commas_are_one_line_errors(tmp_path, line):
 def test_device_extra_picks_the_runtime_that_has_a_wheel(machine, runtime, numpy_below_2):
     """pip evaluates these markers on the board: each machine must get exactly one interpreter, and on 32-bit ARM
     the numpy<2 that tflite-runtime 2.14 needs (Debian's python3-numpy 1.24)."""
-    import tomllib
-
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
     from packaging.requirements import Requirement
 
     extra = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
