@@ -60,8 +60,9 @@ clean:
 
 # Emulated Raspberry Pi OS boards under $(BOARD_DIR): Debian bookworm arm64 (Pi OS 64-bit, Cortex-A76) and
 # armhf (32-bit, Cortex-A7) userlands run with qemu-user, each with `pip install "edgenets[device]"` done by
-# its own pip. Needs apt-get and dpkg-deb (Debian/Ubuntu host); installs nothing on the host, never touches
-# binfmt_misc. From scratch about 3 min, then seconds (stamps); a changed checkout reinstalls edgenets only.
+# its own pip. Needs apt-get and dpkg-deb (Debian/Ubuntu host); installs no host package (as root: adds the
+# user edgenets-board), never touches binfmt_misc. From scratch 1.5-3 min, then seconds (stamps); a changed
+# checkout reinstalls edgenets only.
 board: $(STAMP)
 	$(PY) board/build.py
 

@@ -270,7 +270,7 @@ class Builder:
     # ---------------------------------------------------------- preflight, user, apt
 
     def preflight(self) -> None:
-        for tool in ("apt-get", "dpkg-deb", "dpkg", "tar"):
+        for tool in ("apt-get", "dpkg-deb", "dpkg", "tar", *(("setpriv", "chown") if self.root else ())):
             if not shutil.which(tool):
                 raise BuildError(f"`{tool}` not found: the emulated boards need a Debian/Ubuntu host with apt-get and "
                                  "dpkg-deb (nothing is installed on the host; the .debs are only downloaded and "
@@ -583,14 +583,14 @@ class Builder:
             try:
                 if owner is not None:
                     for d in dirs:
-                        subprocess.run(["chown", "-R", f"{owner.pw_uid}:{owner.pw_gid}", str(d)], check=True)
+                        run(["chown", "-R", f"{owner.pw_uid}:{owner.pw_gid}", d], what=f"chown {d}")
                 for d in dirs:
                     self.guest_system(a, ["-m", "compileall", "-q", "-x", rx, f"/{d.relative_to(sysroot)}"],
                                       timeout=3600)
             finally:
                 if owner is not None:
                     for d in dirs:
-                        subprocess.run(["chown", "-R", "0:0", str(d)], check=True)
+                        run(["chown", "-R", "0:0", d], what=f"chown {d}")
 
     def compile_venv(self, a: Arch, paths: list) -> None:
         """Byte-compile what the guest pip installed (it ran with PIP_COMPILE=no), as the board user, who
@@ -831,7 +831,7 @@ exec {qemu} -0 "$0" '{sysroot / "usr/bin/python3.11"}' "$@"
         """Create the venv with the guest Python and pip-install edgenets[device] with the guest pip."""
         home = self.dir / a.name
         venv = home / "venv"
-        key = sha256_json([LAYOUT_VERSION, sysroot_key, house_key, a.cpu])
+        key = sha256_json([LAYOUT_VERSION, sysroot_key, house_key, a.cpu, str(self.dir)])  # scripts hold absolute paths
         stamp = home / "venv.stamp"
         installed = home / "edgenets.sha256"
         wheel_sha = sha256_file(wheel)
