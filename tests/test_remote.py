@@ -292,6 +292,28 @@ def test_a_failed_host_leaves_an_earlier_runs_file_alone_and_says_so(tmp_path):
     assert lines == [f"note: {old} is from an earlier run (pi@pi5.local failed this time)"]
 
 
+def test_symlinked_models_travel_as_their_files(models, mnist_small, tmp_path):
+    """A model reached through a link (DVC, git-annex, best.tflite -> ...) goes up as the file: the board's
+    unpacker accepts only files and folders."""
+    import io
+    import tarfile
+
+    from edgenets.remote.fleet import prepare_upload
+
+    link = tmp_path / "runs" / "best" / "export" / "model_int8.tflite"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(models[1])
+    upload = prepare_upload([link], mnist_small, 20)
+    buf = io.BytesIO()
+    upload.write(buf)
+    buf.seek(0)
+    with tarfile.open(fileobj=buf, mode="r:") as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        model = members[upload.models[0]]
+        assert model.isfile() and tar.extractfile(model).read() == Path(models[1]).read_bytes()
+        assert all(m.isfile() or m.isdir() for m in members.values())
+
+
 def test_the_board_script_needs_only_a_plain_python_37():
     """_board.py runs on the board as `python -c` before anything is installed: standard library, Python >= 3.7."""
     import ast
