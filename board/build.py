@@ -125,6 +125,11 @@ DROP_ENV = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONUSERBASE", "PYTH
             "PYTHONBREAKPOINT", "PYTHONSAFEPATH", "LD_LIBRARY_PATH", "LD_PRELOAD")
 
 
+def host_environ_for_guest() -> dict:
+    """This process's environment less what a guest Python must not see (tests/boards.py uses it too)."""
+    return {k: v for k, v in os.environ.items() if k not in DROP_ENV and not k.startswith(("PIP_", "QEMU_"))}
+
+
 class BuildError(Exception):
     """One line for the user; exit status 1."""
 
@@ -200,10 +205,6 @@ def rmtree(path: Path) -> None:
         path.unlink()
     elif path.exists():
         shutil.rmtree(path)
-
-
-def normalize(name: str) -> str:
-    return canonicalize_name(name)
 
 
 def dir_bytes(path: Path) -> int:
@@ -620,7 +621,7 @@ class Builder:
         return f"qemu-user {self.qemu_version} {a.cpu}, Debian {SUITE} {a.name}"
 
     def guest_env(self, a: Arch) -> dict:
-        env = {k: v for k, v in os.environ.items() if k not in DROP_ENV and not k.startswith(("PIP_", "QEMU_"))}
+        env = host_environ_for_guest()
         env.update({"QEMU_CPU": a.cpu, "EDGENETS_EMULATED": self.emulated(a), "PYTHONNOUSERSITE": "1",
                     "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1", "PIP_NO_CACHE_DIR": "1",
                     "LC_ALL": "C.UTF-8"})
@@ -775,7 +776,7 @@ exec {qemu} -0 "$0" '{sysroot / "usr/bin/python3.11"}' "$@"
         env = facts["env"]
         meta = wheel_metadata(wheel)
         top = wheel_requirements(meta, ["device"], env)
-        system = {normalize(n): v for n, v in facts["system"]} if a.system_site_packages else {}
+        system = {canonicalize_name(n): v for n, v in facts["system"]} if a.system_site_packages else {}
         tags = self.platform_tags(a, facts["glibc"])
         key = sha256_json([LAYOUT_VERSION, sorted(requirement_arg(r) for r in top), tags, sorted(system.items())])
         house = self.dir / a.name / "wheelhouse"
@@ -963,7 +964,7 @@ exec {qemu} -0 "$0" '{sysroot / "usr/bin/python3.11"}' "$@"
             raise BuildError(f"{a.name}: the board does not work: " + "; ".join(problems))
         site = venv / "lib" / "python3.11" / "site-packages"
         packages, system = [], []
-        for d in sorted(got["dists"], key=lambda d: normalize(d["name"] or "")):
+        for d in sorted(got["dists"], key=lambda d: canonicalize_name(d["name"] or "")):
             loc = Path(d["location"])
             if loc == site:
                 packages.append({"name": d["name"], "version": d["version"],
@@ -988,7 +989,7 @@ exec {qemu} -0 "$0" '{sysroot / "usr/bin/python3.11"}' "$@"
             "system_packages": system,
             "site_packages_bytes": dir_bytes(site),
             # what `pip install "edgenets[device]"` added to a fresh venv (which brings pip and setuptools)
-            "installed_bytes": sum(p["bytes"] for p in packages if normalize(p["name"]) not in ("pip", "setuptools")),
+            "installed_bytes": sum(p["bytes"] for p in packages if canonicalize_name(p["name"]) not in ("pip", "setuptools")),
             "user": BOARD_USER if self.user is not None else None,
             "paths": {"root": str(home), "sysroot": str(home / "sysroot"), "venv": str(venv),
                       "python": str(venv / "bin" / "python"), "wrapper": str(home / "bin" / "python3"),
@@ -1006,7 +1007,7 @@ exec {qemu} -0 "$0" '{sysroot / "usr/bin/python3.11"}' "$@"
         for dist_info in site.glob("*.dist-info"):
             stem = dist_info.name[: -len(".dist-info")]
             n, _, v = stem.rpartition("-")
-            if normalize(n) != normalize(name) or v != version:
+            if canonicalize_name(n) != canonicalize_name(name) or v != version:
                 continue
             total = 0
             try:

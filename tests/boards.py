@@ -35,11 +35,22 @@ ARCHES = ("arm64", "armhf")
 BOARD_USER = "edgenets-board"  # created by board/build.py when it runs as root
 DEFAULT_TIMEOUT_S = 900  # an emulated `edgenets bench` of a few models takes tens of seconds
 NOT_BUILT = "the emulated {arch} board is not built: run `make board`"
-# What the host's environment must not pass to a guest Python (x86 paths, host venvs and pip settings).
-_DROP_ENV = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONUSERBASE", "PYTHONEXECUTABLE", "VIRTUAL_ENV",
-             "PYTHONBREAKPOINT", "PYTHONSAFEPATH", "LD_LIBRARY_PATH", "LD_PRELOAD")
 
 PathLike = Union[str, Path]
+
+
+def _builder():
+    """board/build.py as a module (one list of what a guest must not inherit, kept there)."""
+    import importlib.util
+    import sys
+
+    module = sys.modules.get("edgenets_board_build")
+    if module is None:
+        spec = importlib.util.spec_from_file_location("edgenets_board_build", REPO / "board" / "build.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up by name
+        spec.loader.exec_module(module)
+    return module
 
 
 def board_dir() -> Path:
@@ -74,8 +85,7 @@ class Board:
 
     def env(self, extra: Optional[dict] = None) -> dict:
         """The environment for a guest command: the caller's, less host-Python and pip settings."""
-        env = {k: v for k, v in os.environ.items()
-               if k not in _DROP_ENV and not k.startswith(("PIP_", "QEMU_"))}
+        env = _builder().host_environ_for_guest()
         env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
         if self.user is not None:
             env.update({"HOME": str(board_dir() / "home"),  # build.py's, whichever checkout made the user
