@@ -487,7 +487,9 @@ def test_emulated_runs_say_so_in_the_json_and_every_table(run_cli, tiny_models, 
     doc = json.loads(out.read_text())
     assert doc["environment"]["emulated"] == "qemu-user 7.2.0 cortex-a76, Debian bookworm arm64"
     assert res.out.startswith("EMULATED (qemu-user 7.2.0 cortex-a76")
-    for section in res.out.split("\n\n")[1:]:  # results, float32 vs quantised
+    for section in res.out.split("\n\n")[1:]:  # results, float32 vs quantised (the delegation notes hold no timing)
+        if section.startswith("delegation"):
+            continue
         header = section.splitlines()[1]
         assert "mean us (emulated)" in header, section
         assert "mean us " not in header.replace("mean us (emulated)", ""), header

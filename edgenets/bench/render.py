@@ -10,7 +10,7 @@ import io
 import json
 from typing import Callable, Sequence
 
-from edgenets.bench import tables
+from edgenets.bench import delegation, tables
 from edgenets.bench.results import device_label, dumps, is_emulated
 from edgenets.errors import InputError
 
@@ -59,6 +59,12 @@ def bench_text(doc: dict, *, markdown: bool = False, per_class: bool = False) ->
     for title, headers, rows in _sections(doc, per_class):
         heading = f"### {title}" if markdown else f"{title}:"
         parts.append(f"{heading}\n\n{_tabulate(rows, headers, fmt)}" if markdown else f"{heading}\n{_tabulate(rows, headers, fmt)}")
+        if title == "results":
+            lines = delegation.notes(doc["results"])
+            if lines:
+                heading = "### delegation" if markdown else "delegation (nodes not run by the delegate):"
+                bullets = "\n".join(f"- {line}" for line in lines)
+                parts.append(f"{heading}\n\n{bullets}" if markdown else f"{heading}\n{bullets}")
     return "\n\n".join(parts) + "\n"
 
 
@@ -71,7 +77,9 @@ CSV_FIELDS = (
     ("init_us", ("latency", "init_us")), ("first_us", ("latency", "first_us")), ("runs", ("latency", "runs")),
     ("mean_us", ("latency", "mean_us")), ("std_us", ("latency", "std_us")), ("min_us", ("latency", "min_us")),
     ("p50_us", ("latency", "p50_us")), ("p90_us", ("latency", "p90_us")), ("p99_us", ("latency", "p99_us")),
-    ("images_per_s", ("latency", "images_per_s")), ("rounds", ("latency", "rounds")), ("peak_rss_increase_bytes", ("memory", "peak_rss_increase_bytes")),
+    ("images_per_s", ("latency", "images_per_s")), ("delegation", ("delegation", "status")),
+    ("delegate_partitions", ("delegation", "partitions")), ("delegated_nodes", ("delegation", "delegated_nodes")),
+    ("nodes", ("delegation", "nodes")), ("rounds", ("latency", "rounds")), ("peak_rss_increase_bytes", ("memory", "peak_rss_increase_bytes")),
 )
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from edgenets._io import sha256_file
+from edgenets.bench import delegation
 from edgenets.bench import evaluate as ev
 from edgenets.bench import DEFAULT_MIN_SECONDS, DEFAULT_ROUNDS, DEFAULT_RUNS, DEFAULT_WARMUP
 from edgenets.bench.latency import LatencySession, round_budget
@@ -127,6 +128,53 @@ class _Timed:
     row: dict
     session: Optional[LatencySession]  # None once the row is done or failed: the interpreter is freed
     static_ops: Optional[dict]
+    expected_delegate: Optional[str] = None  # what the row should run in (delegation.report)
+    reverted: Optional[dict] = None  # the delegate failed to prepare: the row runs on builtin kernels
+
+
+def expected_delegate(device: str, delegate: Optional[str]) -> Optional[str]:
+    """The delegate a row is meant to run in: an external one, XNNPACK (the runtimes' default on CPU), or
+    none (--device cpu-ref: builtin kernels by choice)."""
+    if delegate:
+        return Path(str(delegate)).name
+    return "XNNPACK" if device == "cpu" else None
+
+
+def _load_or_fall_back(rt: Runtime, path: Path, *, threads: int, device: str, delegate: Optional[str],
+                       isolate: bool, log: Log) -> tuple[Callable[[], Any], Optional[dict], Optional[dict]]:
+    """(interpreter factory, probe report, reverted) for one row.
+
+    On the default CPU path a model XNNPACK cannot prepare (e.g. a requantisation scale >= 256) makes
+    ai-edge-litert's allocate_tensors() raise. Such a model is valid and runs on builtin kernels, so the
+    row is measured there instead of failing, with ``reverted`` = the message and the diagnosed node.
+    Any other load failure raises.
+    """
+    def maker(dev: str) -> Callable[[], Any]:
+        return functools.partial(rt.make_interpreter, str(path), threads=threads, device=dev, delegate=delegate)
+
+    def attempt(dev: str) -> tuple[Optional[dict], Optional[str]]:
+        if isolate:
+            return probe(str(path), rt.name, threads=threads, device=dev, delegate=delegate)
+        try:
+            maker(dev)().allocate_tensors()
+        except Exception as exc:  # noqa: BLE001 - the caller decides what the failure means
+            return None, first_line(exc)
+        return None, None
+
+    report, why = attempt(device)
+    if why is None:
+        return maker(device), report, None
+    if device != "cpu" or delegate or not delegation.is_delegate_prepare_failure(why):
+        raise RuntimeError(why)
+    report, why_ref = attempt("cpu-ref")
+    if why_ref is not None:
+        raise RuntimeError(f"{why}; on builtin kernels too: {why_ref}")
+    ref = maker("cpu-ref")()
+    ref.allocate_tensors()
+    reverted = {"message": why, "diagnosis": delegation.diagnose_prepare_failure(ref)}
+    if log:
+        log(f"{path}: XNNPACK could not prepare this model ({why}); measuring it on builtin kernels")
+    return maker("cpu-ref"), report, reverted
 
 
 def _prepare_model(path: Path, rt: Runtime, data: dict, *, threads: Sequence[int], device: str,
@@ -164,13 +212,9 @@ def _prepare_model(path: Path, rt: Runtime, data: dict, *, threads: Sequence[int
     for t in threads:
         row = {**base, "threads": int(t)}
         rows.append(row)
-        make = functools.partial(rt.make_interpreter, str(path), threads=int(t), device=device, delegate=delegate)
         try:
-            report = None
-            if isolate:
-                report, why = probe(str(path), rt.name, threads=int(t), device=device, delegate=delegate)
-                if why:
-                    raise RuntimeError(why)
+            make, report, reverted = _load_or_fall_back(rt, path, threads=int(t), device=device, delegate=delegate,
+                                                        isolate=isolate, log=log)
             if facts is None and facts_error is None:
                 try:
                     facts = _model_facts(rt, path, make, sidecar, data, eval_batch)
@@ -187,7 +231,7 @@ def _prepare_model(path: Path, rt: Runtime, data: dict, *, threads: Sequence[int
                           "method": f"isolated process, {report.get('method')}"}
             row.update({k: v for k, v in facts.items() if k != "sample"})
             row["memory"] = memory
-            timed.append(_Timed(row, session, static_ops))
+            timed.append(_Timed(row, session, static_ops, expected_delegate(device, delegate), reverted))
             if log:
                 log(f"{path}: {row['precision']}, {t} thread(s): accuracy "
                     f"{facts['metrics']['accuracy'] * 100:.2f}%, loaded")
@@ -226,7 +270,8 @@ def _time_rounds(timed: list[_Timed], *, rounds: int, runs: int, min_seconds: fl
             it = t.session.interpreter
             latency = t.session.block()
             t.row.update(latency=latency, ops=interpreter_op_counts(it) or t.static_ops,
-                         delegate_partitions=delegate_partitions(it))
+                         delegate_partitions=delegate_partitions(it),
+                         delegation=delegation.report(it, expected=t.expected_delegate, reverted=t.reverted))
         except Exception as exc:  # noqa: BLE001 - a failed row, not a failed benchmark
             t.row.pop("latency", None)
             _fail(t.row, exc, t.static_ops, log)

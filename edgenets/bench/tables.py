@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
+from edgenets.bench.delegation import summary_cell
 from edgenets.bench.results import EMULATED_TAG, device_label, is_emulated
 
 BASELINE = "float32"
@@ -111,7 +112,7 @@ def format_range(pair: Optional[Sequence[float]]) -> Optional[str]:
 
 
 SUMMARY_HEADERS = ["model", "precision", "threads", "status", "acc %", "F1", "mean us", "p50 us", "p99 us",
-                   "rounds ±%", "img/s", "size KiB", "mem MiB", "error"]
+                   "rounds ±%", "img/s", "size KiB", "mem MiB", "delegated", "error"]
 
 
 def summary(results: Sequence[dict]) -> list[list]:
@@ -126,6 +127,7 @@ def summary(results: Sequence[dict]) -> list[list]:
             _round(round_spread_pct(lat), 1), _round(lat.get("images_per_s"), 0),
             _round(r["size_bytes"] / 1024, 1) if r.get("size_bytes") is not None else None,
             _round(mem / 2**20, 2) if mem is not None else None,
+            summary_cell(r.get("delegation")),
             r.get("error") or "",
         ])
     return rows
