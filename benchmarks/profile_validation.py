@@ -110,13 +110,18 @@ def main(argv: list[str]) -> int:
               f"(ratio {v['sum_ratio']:.3f}); max |prefix - one-op| {v['max_node_diff_us']:.2f} us; "
               f"{v['nodes_agreeing']}/{v['nodes']} nodes agree; tolerance: {v['tolerance']['rule']}")
         print(f"note: {v['note']}")
+        if v.get("recheck"):
+            r = v["recheck"]
+            print(f"recheck: nodes {r['first_disagree']} disagreed in the first sweep; fresh instances of cuts "
+                  f"{r['reinstanced_cuts']} and one-op models {r['reinstanced_one_op']}; still disagreeing: {r['still_disagree']}")
         summary.append([path.parent.parent.name + "/" + path.stem, len(p["nodes"]), round(p["total_us"], 1),
                         round(v["one_op_sum_us"], 1), round(v["sum_ratio"], 3), round(v["max_node_diff_us"], 2),
                         f"{v['nodes_agreeing']}/{v['nodes']}", "ok" if v["ok"] else "NOT OK",
                         flag_summary(v["flagged"]),
+                        ",".join(map(str, v["recheck"]["first_disagree"])) if v.get("recheck") else "-",
                         round(wall, 1)])
     print("\n=== summary\n" + tabulate(summary, headers=["model", "nodes", "whole us", "one-op sum us", "(sum+ovh)/whole",
-                                                      "max diff us", "agree", "verdict", "flagged", "s"], floatfmt="g"))
+                                                      "max diff us", "agree", "verdict", "flagged", "rechecked", "s"], floatfmt="g"))
     if args.json:
         args.json.write_text(json.dumps({"environment": env, "profiles": profiles}, indent=1))
     return 0

@@ -225,6 +225,18 @@ def test_profile_parts_add_up_to_the_whole_and_the_document_is_json(dag, image):
     assert isinstance(v["ok"], bool) and "%" in v["tolerance"]["rule"]
 
 
+def test_disagreeing_nodes_get_a_second_sweep_with_fresh_instances(dag, image, monkeypatch):
+    monkeypatch.setattr(P, "NODE_ABS_TOL_US", -1e9)  # every node disagrees: all of them are rechecked
+    p = P.profile_model(dag, litert_factory(), image, rounds=2, min_seconds=0.01)
+    recheck = p["validation"]["recheck"]
+    n = len(OPS)
+    assert recheck["first_disagree"] == list(range(n)) and recheck["first_ok"] is False
+    assert recheck["reinstanced_cuts"] == list(range(n)) and recheck["reinstanced_one_op"] == list(range(n))
+    assert sum(node["us"] for node in p["nodes"]) + p["overhead_us"] == pytest.approx(p["total_us"], rel=1e-9)
+    assert "second sweep" in p["validation"]["note"] and p["validation"]["ok"] is False
+    json.dumps(p)
+
+
 def test_rows_follow_the_headers(dag, image):
     p = P.profile_model(dag, litert_factory(), image, rounds=1, min_seconds=0.01, validate=False)
     assert p["validation"]["ok"] is None and all(n["one_op_us"] is None for n in p["nodes"])

@@ -30,7 +30,7 @@ visit times the same number of invokes, as many as fit ``min_seconds`` per round
 whose small differences are hardest to see. A time is the median of its round medians; a node's
 ``spread_us`` is the interquartile range of its per-round prefix differences. Defaults (5 rounds,
 0.5 s) profile a 15-30 node model in 2.5-3 s and the 89 nodes of shufflenet_v2 in 4 s, creating and
-packing the ~2n models included.
+packing the ~2n models included (twice that when the second opinion below runs).
 
 Resolution: two interpreters of the *same* model differ steadily, round after round, by up to about
 1 % (measured: 316.9-319.2 us for six copies of mobilenet_v2 float32, 104.1-105.2 us for shufflenet;
@@ -43,13 +43,14 @@ XNNPACK and ``cpu-ref`` builtin kernels, the four zoo models in float32 and int8
 benchmarks/profile_validation.py prints them). A node agrees when ``|us - one_op_us| <=
 NODE_ABS_TOL_US + NODE_REL_TOL * max(|us|, one_op_us) + CUT_REL_TOL * cut_us + spread_us``: 1 us
 + 25 % + 1.5 % of the cut + the node's own spread. The sum agrees when ``|sum(one_op_us) + overhead_us
-- total_us| <= SUM_REL_TOL * total_us``: 10 %. Why: nodes over 10 us agreed within 1.5-2 % (median)
+- total_us| <= SUM_REL_TOL * total_us``: 15 %. Why: nodes over 10 us agreed within 1.5-2 % (median)
 and 8-13 % (90th percentile) on the XNNPACK path, so 25 % bounds gross errors, not noise; the floor
 covers sub-microsecond nodes and the overhead subtraction (an int8 SOFTMAX, not delegated, skips the
 delegate's share of the overhead); the cut term is the resolution above; the spread term keeps a
 noisy stretch of the machine from reading as a wrong profile (the node is flagged ``noisy``
-instead). The sums came out 0.955-1.018 of the whole: a node alone runs with its inputs and weights
-hot in cache, so it tends to be a little cheaper than inside the model.
+instead). The sums came out 0.95-1.02 of the whole on the XNNPACK path and 0.93-0.99 on ``cpu-ref``:
+a node alone runs with its inputs and weights hot in cache, so it tends to be a little cheaper than
+inside the model, the builtin kernels more so; 15 % leaves twice that margin.
 
 Beyond the tolerance the profile is wrong for that node: the interpreter does something in the
 whole model that the cut or the node alone does not. One such effect is real and shows here: XNNPACK
@@ -57,9 +58,17 @@ elides a RESHAPE (a copy) between two nodes, but a cut right after it must write
 is then charged to the RESHAPE and taken back from the next node, which comes out negative
 (shufflenet float32, node 10 MEAN: -1.4 us as a prefix difference, +1.1 us alone).
 
-Threads: with ``threads > 1`` the profile interleaves ~2n interpreters, each with its own thread
-pool; on this 2-core shared VM the one-op sums came out 0.85-8.9x the whole and validation failed.
-Read a multi-threaded profile through its validation block.
+Second opinion: an interpreter *instance* can be slow for reasons of its own (seen: one cut 40 %
+slower, steadily, than the cuts either side of it and than a fresh copy of itself), which shows as a
+node that disagrees next to a neighbour that disagrees the other way. When any node disagrees, the
+cuts either side of it and its one-op model get a fresh instance, everything is timed again (the new
+instances next to the old) and a twice-instanced model counts the faster instance of each round; the
+profile is assembled from that second sweep, and ``validation.recheck`` says what was redone.
+
+Threads: with ``threads > 1`` every one of the ~2n interpreters has its own thread pool. On this
+2-core VM shared with other work, threads=2 profiles failed validation in 2 to 5 of the 8 models
+depending on the load (one-op sums 0.88-2.7x the whole in the worst run, 0.94-1.05 in a quiet one):
+a multi-threaded profile needs idle cores; read it through its validation block.
 
 Flags per node: ``negative`` (a prefix difference below zero: noise, or the cut costs less with
 this node than without -- an elided op), ``noisy`` (``spread_us`` larger than
@@ -91,7 +100,7 @@ VISIT_RUNS = 5  # timed invokes per visit at least; the visit's median is its sa
 NODE_ABS_TOL_US = 1.0
 NODE_REL_TOL = 0.25
 CUT_REL_TOL = 0.015
-SUM_REL_TOL = 0.10
+SUM_REL_TOL = 0.15
 NOISY_REL = 0.5
 NOISY_FLOOR_US = 1.0
 
@@ -253,19 +262,83 @@ def profile_model(model_path: Any, make_interpreter: Factory, sample: Any, *, ro
                 for k in range(n - 1)] + [whole]
     singles: list[Optional[_Timed]] = [None] * n
     failures: dict[int, str] = {}
+    one_op_feeds: dict[int, list] = {}
     if validate:
-        singles, failures = _start_singles(graph, make_interpreter, type(whole.interpreter), feeds)
+        singles, failures, one_op_feeds = _start_singles(graph, make_interpreter, type(whole.interpreter), feeds)
 
+    _sweep(_order(overhead, prefixes, singles), int(rounds), float(min_seconds))
+    profile = _assemble(graph, overhead, prefixes, singles, failures, validate=validate, rounds=int(rounds))
+    if validate:
+        suspects = [node["index"] for node in profile["nodes"] if "disagree" in node["flags"]]
+        if suspects:
+            profile = _recheck(graph, make_interpreter, feeds, one_op_feeds, suspects, overhead, prefixes, singles,
+                               failures, rounds=int(rounds), min_seconds=float(min_seconds), first=profile)
+    profile["seconds"] = round(time.perf_counter() - started, 3)
+    return profile
+
+
+def _order(overhead: _Timed, prefixes: Sequence[_Timed], singles: Sequence[Optional[_Timed]],
+           extra: Optional[dict] = None) -> list[_Timed]:
+    """The visiting order of a round: the overhead model at both ends (sampled early and late), and
+    in between each cut followed by its node's one-op model (and by the second instances of ``extra``,
+    keyed like ``("cut", k)`` / ``("one", k)``)."""
+    extra = extra or {}
     order: list[_Timed] = [overhead]
-    for k in range(n):
-        order.append(prefixes[k])
-        if singles[k] is not None:
-            order.append(singles[k])
-    order.append(overhead)  # at both ends: each round samples it early and late
-    _sweep(order, int(rounds), float(min_seconds))
+    for k, cut in enumerate(prefixes):
+        order.append(cut)
+        order.extend([extra[("cut", k)]] if ("cut", k) in extra else [])
+        order.extend([singles[k]] if singles[k] is not None else [])
+        order.extend([extra[("one", k)]] if ("one", k) in extra else [])
+    order.append(overhead)
+    return order
 
-    return _assemble(graph, overhead, prefixes, singles, failures, validate=validate, rounds=int(rounds),
-                     seconds=time.perf_counter() - started)
+
+def _recheck(graph: Any, make: Factory, feeds: Sequence[np.ndarray], one_op_feeds: dict[int, list],
+             suspects: Sequence[int], overhead: _Timed, prefixes: list, singles: list, failures: dict[int, str], *,
+             rounds: int, min_seconds: float, first: dict) -> dict:
+    """A second opinion for the nodes whose two measurements disagree. An interpreter *instance* can be
+    slow for reasons of its own (observed: one cut 40 % slower, steadily, round after round, than the
+    cuts either side of it and than a fresh copy of itself), which shows as a node that disagrees and a
+    neighbour that disagrees the other way. So the cuts either side of each such node and its one-op
+    model get a fresh instance; all interpreters are timed again, the new ones next to the old, and a
+    twice-instanced model counts the faster of its two instances in each round (an unlucky instance is
+    slow, never fast). The profile is assembled from this second sweep alone."""
+    wanted: dict = {}
+    for k in suspects:
+        for j in (k - 1, k):
+            if j >= 0:
+                wanted[("cut", j)] = lambda j=j: (graph.content if j == len(graph) - 1 else graph.prefix(j).content, feeds)
+        if singles[k] is not None:
+            wanted[("one", k)] = lambda k=k: (graph.single(k).content, one_op_feeds[k])
+    extra: dict = {}
+    for key, source in wanted.items():
+        try:
+            extra[key] = _start(make, *source())
+        except Exception:  # noqa: BLE001 - it ran once already; without a second instance the first stands
+            continue
+    everything = [overhead, *prefixes, *(s for s in singles if s is not None)]
+    for timed in everything:
+        timed.rounds.clear()
+    _sweep(_order(overhead, prefixes, singles, extra), rounds, min_seconds)
+    prefixes = [_faster(p, extra[("cut", j)]) if ("cut", j) in extra else p for j, p in enumerate(prefixes)]
+    singles = [_faster(s, extra[("one", k)]) if ("one", k) in extra else s for k, s in enumerate(singles)]
+    profile = _assemble(graph, overhead, prefixes, singles, failures, validate=True, rounds=rounds)
+    still = [node["index"] for node in profile["nodes"] if "disagree" in node["flags"]]
+    profile["validation"]["recheck"] = {
+        "first_disagree": list(suspects),
+        "first_ok": first["validation"]["ok"],
+        "reinstanced_cuts": sorted(j for kind, j in extra if kind == "cut"),
+        "reinstanced_one_op": sorted(k for kind, k in extra if kind == "one"),
+        "still_disagree": still,
+    }
+    profile["validation"]["note"] += (f" (after a second sweep with fresh instances for the {len(suspects)} nodes that "
+                                      f"disagreed at first: {', '.join(map(str, suspects))})")
+    return profile
+
+
+def _faster(a: _Timed, b: _Timed) -> _Timed:
+    """One model timed through two interpreter instances: in each round, the faster one's median."""
+    return _Timed(a.interpreter, [[min(float(np.median(x)), float(np.median(y)))] for x, y in zip(a.rounds, b.rounds)])
 
 
 def _start_or_fail(make: Factory, content: bytes, feeds: Sequence[np.ndarray], what: str) -> _Timed:
@@ -277,9 +350,9 @@ def _start_or_fail(make: Factory, content: bytes, feeds: Sequence[np.ndarray], w
         raise EdgenetsError(f"{what}: {first_line(exc)}") from exc
 
 
-def _start_singles(graph: Any, make: Factory, cls: type, feeds: Sequence[np.ndarray]) -> tuple[list, dict[int, str]]:
-    """One-op interpreters fed with the full model's activations; a node that cannot stand alone is
-    recorded (its reason kept) instead of failing the profile."""
+def _start_singles(graph: Any, make: Factory, cls: type, feeds: Sequence[np.ndarray]) -> tuple[list, dict, dict]:
+    """One-op interpreters fed with the full model's activations, with the reasons of the nodes that
+    cannot stand alone (recorded instead of failing the profile) and each node's input values."""
     derived = [graph.single(k) for k in range(len(graph))]
     try:
         values = _capture(cls, graph.content, feeds, {t for d in derived for t in d.inputs})
@@ -290,17 +363,18 @@ def _start_singles(graph: Any, make: Factory, cls: type, feeds: Sequence[np.ndar
                             f"{first_line(exc)}; profile with validate=False") from exc
     singles: list[Optional[_Timed]] = []
     failures: dict[int, str] = {}
+    inputs = {k: [values[t] for t in d.inputs] for k, d in enumerate(derived)}
     for k, d in enumerate(derived):
         try:
-            singles.append(_start(make, d.content, [values[t] for t in d.inputs]))
+            singles.append(_start(make, d.content, inputs[k]))
         except Exception as exc:  # noqa: BLE001 - any runtime refusal is a finding about that node
             singles.append(None)
             failures[k] = first_line(exc)
-    return singles, failures
+    return singles, failures, inputs
 
 
 def _assemble(graph: Any, overhead: _Timed, prefixes: Sequence[_Timed], singles: Sequence[Optional[_Timed]],
-              failures: dict[int, str], *, validate: bool, rounds: int, seconds: float) -> dict:
+              failures: dict[int, str], *, validate: bool, rounds: int) -> dict:
     overhead_us = overhead.median_us()
     cut_us = np.array([p.median_us() for p in prefixes])
     total_us = float(cut_us[-1])
@@ -337,7 +411,7 @@ def _assemble(graph: Any, overhead: _Timed, prefixes: Sequence[_Timed], singles:
         "total_spread_us": _iqr(per_round[:, -1]),
         "overhead_us": overhead_us,
         "rounds": rounds,
-        "seconds": round(seconds, 3),
+        "seconds": None,  # set by profile_model
         "nodes": nodes,
         "by_type": _by_type(nodes, total_us),
         "validation": _validation(nodes, total_us, overhead_us) if validate else
