@@ -123,3 +123,29 @@ def test_the_message_markers_match_only_delegate_failures():
     assert delegation.is_delegate_prepare_failure(
         "failed to create XNNPACK runtimeNode number 5 (TfLiteXNNPackDelegate) failed to prepare.")
     assert not delegation.is_delegate_prepare_failure("Didn't find op for builtin opcode 'CONV_2D' version '9'")
+
+
+def test_bench_profile_pairs_float_and_int8_nodes_and_fills_delegation(tmp_path, run_cli, monkeypatch):
+    """`bench --profile`: per-node times in the JSON (node times + overhead = the whole), each node marked in or out
+    of the delegate from the row's delegation report, and the side-by-side tables in the text output."""
+    import json
+
+    from edgenets.bench import runner
+
+    monkeypatch.setitem(runner.PROFILE_OPTIONS, "rounds", 2)
+    monkeypatch.setitem(runner.PROFILE_OPTIONS, "min_seconds", 0.05)
+    q = tiny_int8_model(tmp_path / "m_int8.tflite", requant_scale=16.0, softmax=True)
+    f = tiny_float_model(tmp_path / "m_float32.tflite")
+    out = tmp_path / "p.json"
+    res = run_cli("bench", f, q, "--runs", "5", "--warmup", "0", "--min-seconds", "0", "--rounds", "1", "--limit", "50",
+                  "--profile", "--output", out)
+    assert res.code == 0, res.err
+    rows = {r["precision"]: r for r in json.loads(out.read_text())["results"]}
+    for precision, ops in (("float32", ["RESHAPE", "FULLY_CONNECTED"]), ("int8", ["RESHAPE", "FULLY_CONNECTED", "SOFTMAX"])):
+        p = rows[precision]["profile"]
+        assert [n["op"] for n in p["nodes"]] == ops
+        assert sum(n["us"] for n in p["nodes"]) + p["overhead_us"] == pytest.approx(p["total_us"], rel=1e-9)
+        assert all(n["one_op_us"] is not None for n in p["nodes"]) and "ok" in p["validation"]
+    assert [n["delegated"] for n in rows["int8"]["profile"]["nodes"]] == [True, True, False]
+    assert "profile: summary by node type" in res.out and "profile: top nodes by time" in res.out
+    assert "profile validation" in res.out

@@ -318,6 +318,9 @@ def test_without_the_schema_profiling_says_what_to_install(monkeypatch, dag, ima
     monkeypatch.delattr(ai_edge_litert, "schema_py_generated", raising=False)  # else `from .. import` finds it
     monkeypatch.setitem(sys.modules, "ai_edge_litert.schema_py_generated", None)
     monkeypatch.setitem(sys.modules, "tensorflow", None)  # the fallback: absent too (and not imported, slowly)
+    # ... also when an earlier test of the session imported TensorFlow and its schema module is cached
+    for name in ("tensorflow.lite", "tensorflow.lite.python", "tensorflow.lite.python.schema_py_generated"):
+        monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(MissingDependencyError, match="ai-edge-litert"):
         P.profile_model(dag, litert_factory(), image)
 

@@ -48,6 +48,11 @@ def _sections(doc: dict, per_class: bool) -> list[tuple[str, list[str], list[lis
     if deltas:
         sections.append(("float32 vs quantised", tables.headers_for(tables.DELTA_HEADERS, emulated),
                          tables.delta_rows(deltas)))
+    if any(isinstance(r.get("profile"), dict) and r["profile"].get("nodes") for r in doc["results"]):
+        sections.append(("profile: summary by node type (us per image)",
+                         tables.headers_for(tables.PROFILE_TYPE_HEADERS, emulated), tables.profile_type_rows(doc["results"])))
+        sections.append(("profile: top nodes by time",
+                         tables.headers_for(tables.PROFILE_NODE_HEADERS, emulated), tables.profile_node_rows(doc["results"])))
     if per_class:
         sections.append(("per class", tables.PER_CLASS_HEADERS, tables.per_class(doc["results"])))
     return sections
@@ -59,12 +64,15 @@ def bench_text(doc: dict, *, markdown: bool = False, per_class: bool = False) ->
     for title, headers, rows in _sections(doc, per_class):
         heading = f"### {title}" if markdown else f"{title}:"
         parts.append(f"{heading}\n\n{_tabulate(rows, headers, fmt)}" if markdown else f"{heading}\n{_tabulate(rows, headers, fmt)}")
-        if title == "results":
-            lines = delegation.notes(doc["results"])
-            if lines:
-                heading = "### delegation" if markdown else "delegation (nodes not run by the delegate):"
-                bullets = "\n".join(f"- {line}" for line in lines)
-                parts.append(f"{heading}\n\n{bullets}" if markdown else f"{heading}\n{bullets}")
+        notes = {"results": ("delegation", "delegation (nodes not run by the delegate):", delegation.notes),
+                 "profile: top nodes by time": ("profile validation", "profile validation (one-op models, measured "
+                                                "independently, against the prefix split):",
+                                                tables.profile_validation_lines)}.get(title)
+        lines = notes[2](doc["results"]) if notes else []
+        if lines:
+            heading = f"### {notes[0]}" if markdown else notes[1]
+            bullets = "\n".join(f"- {line}" for line in lines)
+            parts.append(f"{heading}\n\n{bullets}" if markdown else f"{heading}\n{bullets}")
     return "\n\n".join(parts) + "\n"
 
 

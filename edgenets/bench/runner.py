@@ -130,6 +130,8 @@ class _Timed:
     static_ops: Optional[dict]
     expected_delegate: Optional[str] = None  # what the row should run in (delegation.report)
     reverted: Optional[dict] = None  # the delegate failed to prepare: the row runs on builtin kernels
+    device_used: str = "cpu"  # the interpreter options the row was measured with (cpu-ref after a fallback)
+    sample: Any = None  # one input in the model's dtype: what the timing and the profile feed
 
 
 def expected_delegate(device: str, delegate: Optional[str]) -> Optional[str]:
@@ -141,8 +143,8 @@ def expected_delegate(device: str, delegate: Optional[str]) -> Optional[str]:
 
 
 def _load_or_fall_back(rt: Runtime, path: Path, *, threads: int, device: str, delegate: Optional[str],
-                       isolate: bool, log: Log) -> tuple[Callable[[], Any], Optional[dict], Optional[dict]]:
-    """(interpreter factory, probe report, reverted) for one row.
+                       isolate: bool, log: Log) -> tuple[str, Optional[dict], Optional[dict]]:
+    """(device to load the row with, probe report, reverted) for one row.
 
     On the default CPU path a model XNNPACK cannot prepare (e.g. a requantisation scale >= 256) makes
     ai-edge-litert's allocate_tensors() raise. Such a model is valid and runs on builtin kernels, so the
@@ -163,7 +165,7 @@ def _load_or_fall_back(rt: Runtime, path: Path, *, threads: int, device: str, de
 
     report, why = attempt(device)
     if why is None:
-        return maker(device), report, None
+        return device, report, None
     if device != "cpu" or delegate or not delegation.is_delegate_prepare_failure(why):
         raise RuntimeError(why)
     report, why_ref = attempt("cpu-ref")
@@ -174,7 +176,7 @@ def _load_or_fall_back(rt: Runtime, path: Path, *, threads: int, device: str, de
     reverted = {"message": why, "diagnosis": delegation.diagnose_prepare_failure(ref)}
     if log:
         log(f"{path}: XNNPACK could not prepare this model ({why}); measuring it on builtin kernels")
-    return maker("cpu-ref"), report, reverted
+    return "cpu-ref", report, reverted
 
 
 def _prepare_model(path: Path, rt: Runtime, data: dict, *, threads: Sequence[int], device: str,
@@ -213,8 +215,10 @@ def _prepare_model(path: Path, rt: Runtime, data: dict, *, threads: Sequence[int
         row = {**base, "threads": int(t)}
         rows.append(row)
         try:
-            make, report, reverted = _load_or_fall_back(rt, path, threads=int(t), device=device, delegate=delegate,
-                                                        isolate=isolate, log=log)
+            device_used, report, reverted = _load_or_fall_back(rt, path, threads=int(t), device=device,
+                                                               delegate=delegate, isolate=isolate, log=log)
+            make = functools.partial(rt.make_interpreter, str(path), threads=int(t), device=device_used,
+                                     delegate=delegate)
             if facts is None and facts_error is None:
                 try:
                     facts = _model_facts(rt, path, make, sidecar, data, eval_batch)
@@ -231,7 +235,8 @@ def _prepare_model(path: Path, rt: Runtime, data: dict, *, threads: Sequence[int
                           "method": f"isolated process, {report.get('method')}"}
             row.update({k: v for k, v in facts.items() if k != "sample"})
             row["memory"] = memory
-            timed.append(_Timed(row, session, static_ops, expected_delegate(device, delegate), reverted))
+            timed.append(_Timed(row, session, static_ops, expected_delegate(device, delegate), reverted,
+                                device_used, facts["sample"]))
             if log:
                 log(f"{path}: {row['precision']}, {t} thread(s): accuracy "
                     f"{facts['metrics']['accuracy'] * 100:.2f}%, loaded")
@@ -284,6 +289,40 @@ def _time_rounds(timed: list[_Timed], *, rounds: int, runs: int, min_seconds: fl
                 + (f" in {rounds} rounds" if rounds > 1 else ""))
 
 
+PROFILE_OPTIONS: dict[str, Any] = {}  # profile_model's keyword arguments (its defaults; tests shorten them)
+
+
+def _profile(timed: list[_Timed], rt: Runtime, *, delegate: Optional[str], log: Log) -> None:
+    """``bench --profile``: each ok row's per-node profile (edgenets.bench.profile), after all timing, one row at a
+    time, with the row's own interpreter options; each node says whether it ran inside the delegate."""
+    from edgenets.bench.profile import content_factory, profile_model
+
+    for t in timed:
+        row = t.row
+        if row.get("status") != "ok":
+            continue
+        if log:
+            log(f"{row['path']}: {row['precision']}, {row['threads']} thread(s): profiling per node")
+        try:
+            make = content_factory(rt, threads=int(row["threads"]), device=t.device_used, delegate=delegate)
+            profile = profile_model(row["path"], make, t.sample, **PROFILE_OPTIONS)
+        except Exception as exc:  # noqa: BLE001 - the row's other measurements stand
+            row["profile"] = {"error": first_line(exc)}
+            if log:
+                log(f"{row['path']}: profile failed: {first_line(exc)}")
+            continue
+        block = row.get("delegation") or {}
+        builtin = {n.get("node") for n in block.get("builtin_nodes") or []}
+        if block.get("status") in ("full", "partial", "not delegated", "builtin by choice"):
+            for node in profile["nodes"]:
+                node["delegated"] = node["index"] not in builtin
+        row["profile"] = profile
+        if log:
+            v = profile.get("validation") or {}
+            log(f"{row['path']}: profile of {len(profile['nodes'])} nodes in {profile['seconds']:.1f} s, "
+                f"validation {'ok' if v.get('ok') else 'NOT ok' if v.get('ok') is False else 'not run'}")
+
+
 def bench_model(path: str | Path, rt: Runtime, data: dict, *, threads: Sequence[int], device: str = "cpu",
                 delegate: Optional[str] = None, runs: int = DEFAULT_RUNS, warmup: int = DEFAULT_WARMUP, min_seconds: float = DEFAULT_MIN_SECONDS,
                 rounds: int = DEFAULT_ROUNDS, isolate: bool = True, eval_batch: int = ev.EVAL_BATCH, log: Log = None) -> list[dict]:
@@ -328,11 +367,12 @@ def validate_options(*, device: str, runs: int, warmup: int, min_seconds: float,
 def run_bench(models: Sequence[str | Path], *, device: str = "cpu", delegate: Optional[str] = None,
               threads: Sequence[int] | str = (1,), runs: int = DEFAULT_RUNS, warmup: int = DEFAULT_WARMUP, min_seconds: float = DEFAULT_MIN_SECONDS,
               rounds: int = DEFAULT_ROUNDS, dataset: Any = "mnist", limit: Optional[int] = None, runtime: str = "auto",
-              isolate: bool = True, eval_batch: int = ev.EVAL_BATCH, log: Log = None) -> dict:
+              isolate: bool = True, eval_batch: int = ev.EVAL_BATCH, profile: bool = False, log: Log = None) -> dict:
     """Benchmark ``models``; returns the results document (results.py), failures included as rows.
 
     Every model is loaded and evaluated first; then the latency of all (model, threads) rows is
-    timed in ``rounds`` interleaved rounds, each with 1/rounds of ``runs`` and ``min_seconds``.
+    timed in ``rounds`` interleaved rounds, each with 1/rounds of ``runs`` and ``min_seconds``;
+    then, with ``profile``, each row's per-node profile (after the timing, so it disturbs none of it).
     """
     if not models:
         raise InputError("give at least one MODEL.tflite")
@@ -349,6 +389,8 @@ def run_bench(models: Sequence[str | Path], *, device: str = "cpu", delegate: Op
         results.extend(rows)
         timed.extend(ready)
     _time_rounds(timed, rounds=rounds, runs=runs, min_seconds=min_seconds, warmup=warmup, log=log)
+    if profile:
+        _profile(timed, rt, delegate=delegate, log=log)
     env = collect_environment(runtime=rt, threads=thread_list, device=device, delegate=delegate,
                               dataset=f"{data['name']} ({data['split']}, {len(data['labels'])} images)")
     env["rounds"] = rounds

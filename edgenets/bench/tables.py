@@ -90,7 +90,8 @@ DELTA_HEADERS = ["model", "threads", "float acc %", "quant", "acc %", "Δacc pp"
 
 
 # Columns whose values are timings: under emulation they measure the emulator, and say so in the header.
-TIMING_HEADERS = {"mean us", "p50 us", "p99 us", "rounds ±%", "img/s", "float mean us", "speedup x", "per-round x"}
+TIMING_HEADERS = {"mean us", "p50 us", "p99 us", "rounds ±%", "img/s", "float mean us", "speedup x", "per-round x",
+                  "float32 us", "quant us", "quant/float x", "quant %"}
 
 
 def headers_for(headers: Sequence[str], emulated: bool) -> list[str]:
@@ -198,3 +199,120 @@ def _pct(x: Optional[float]) -> Optional[float]:
 
 def _round(x: Optional[float], digits: int) -> Optional[float]:
     return None if x is None else round(float(x), digits)
+
+
+# ------------------------------------------------------------------ per-node profiles (bench --profile)
+
+PROFILE_TYPE_HEADERS = ["model", "threads", "op", "count", "float32 us", "quant us", "quant/float x", "quant %"]
+PROFILE_NODE_HEADERS = ["model", "threads", "node", "op", "output", "float32 us", "quant us", "quant/float x",
+                        "quant %", "delegated", "flags"]
+OVERHEAD_OP = "(per-invoke overhead)"
+
+
+def _profiled(r: dict) -> Optional[dict]:
+    p = r.get("profile")
+    return p if r.get("status") == "ok" and isinstance(p, dict) and isinstance(p.get("nodes"), list) else None
+
+
+def profile_pairs(results: Sequence[dict]) -> list[tuple[dict, Optional[dict], Optional[dict]]]:
+    """(key, float32 row, quantised row) for every profiled configuration: a quantised row beside the float32
+    row of the same model, threads, device and runtime; a profiled row without a partner stands alone."""
+    def config(row: dict) -> tuple:
+        return (row.get("model"), row.get("threads"), row.get("device"), row.get("delegate"), row.get("runtime"))
+
+    profiled = [r for r in results if _profiled(r)]
+    floats = {config(r): r for r in profiled if r.get("precision") == BASELINE}
+    pairs, used = [], set()
+    for q in profiled:
+        if q.get("precision") == BASELINE:
+            continue
+        f = floats.get(config(q))
+        if f is not None:
+            used.add(id(f))
+        pairs.append(({"model": q.get("model"), "threads": q.get("threads"), "precision": q.get("precision")}, f, q))
+    for f in floats.values():
+        if id(f) not in used:
+            pairs.append(({"model": f.get("model"), "threads": f.get("threads"), "precision": None}, f, None))
+    return pairs
+
+
+def _label(key: dict) -> str:
+    return f"{key['model']} ({key['precision']})" if key.get("precision") else str(key["model"])
+
+
+def profile_type_rows(results: Sequence[dict]) -> list[list]:
+    """"Summary by node type", float32 and quantised side by side, sorted by the quantised time (else float's)."""
+    rows = []
+    for key, f, q in profile_pairs(results):
+        fp, qp = (_profiled(f) if f else None), (_profiled(q) if q else None)
+        f_by = {g["op"]: g for g in (fp or {}).get("by_type", [])}
+        q_by = {g["op"]: g for g in (qp or {}).get("by_type", [])}
+        ops = sorted(set(f_by) | set(q_by), key=lambda op: -((q_by.get(op) or f_by.get(op) or {}).get("us") or 0.0))
+        q_total = (qp or {}).get("total_us")
+        entries = [(op, (q_by.get(op) or f_by.get(op))["count"], (f_by.get(op) or {}).get("us"), (q_by.get(op) or {}).get("us"))
+                   for op in ops]
+        entries.append((OVERHEAD_OP, None, (fp or {}).get("overhead_us"), (qp or {}).get("overhead_us")))
+        entries.append(("total", sum(g["count"] for g in (q_by or f_by).values()), (fp or {}).get("total_us"), q_total))
+        for op, count, fu, qu in entries:
+            rows.append([_label(key), key["threads"], op, count, _round(fu, 2), _round(qu, 2),
+                         _round(_ratio(qu, fu), 2) if fu and fu > 0.5 else None,
+                         _round(100 * qu / q_total, 1) if qu is not None and q_total else None])
+    return rows
+
+
+def _core_ops(profile: dict) -> list[tuple[int, str]]:
+    """Nodes without the I/O conversions a float-I/O quantised model adds, to line two graphs up."""
+    return [(n["index"], n["op"]) for n in profile["nodes"] if n["op"] not in ("QUANTIZE", "DEQUANTIZE")]
+
+
+def profile_node_rows(results: Sequence[dict], top: Optional[int] = 10) -> list[list]:
+    """"Top by computation time": the slowest nodes (of the quantised model when there is one), each beside the
+    same node of the float32 model when the two graphs have the same sequence of ops."""
+    rows = []
+    for key, f, q in profile_pairs(results):
+        fp, qp = (_profiled(f) if f else None), (_profiled(q) if q else None)
+        main = qp or fp
+        partner: dict[int, dict] = {}
+        if fp and qp:
+            fc, qc = _core_ops(fp), _core_ops(qp)
+            if [op for _, op in fc] == [op for _, op in qc]:
+                f_nodes = {n["index"]: n for n in fp["nodes"]}
+                partner = {qi: f_nodes[fi] for (fi, _), (qi, _) in zip(fc, qc)}
+        nodes = sorted(main["nodes"], key=lambda n: -n["us"])
+        if top is not None:
+            nodes = nodes[: int(top)]
+        total = main.get("total_us")
+        for n in nodes:
+            fnode = n if main is fp else partner.get(n["index"])
+            qu = n["us"] if main is qp else None
+            fu = fnode["us"] if fnode else None
+            delegated = n.get("delegated")
+            rows.append([_label(key), key["threads"], n["index"], n["op"], "x".join(map(str, n.get("output_shape") or [])),
+                         _round(fu, 2), _round(qu, 2), _round(_ratio(qu, fu), 2) if fu and fu > 0.5 else None,
+                         _round(100 * n["us"] / total, 1) if total else None,
+                         None if delegated is None else ("yes" if delegated else "NO"), " ".join(n.get("flags") or [])])
+    return rows
+
+
+def profile_validation_lines(results: Sequence[dict]) -> list[str]:
+    """One line per profiled row: whether the independent one-op measurement agrees with the prefix split."""
+    lines = []
+    for r in results:
+        p = r.get("profile")
+        if not isinstance(p, dict) or r.get("status") != "ok":
+            continue
+        head = f"{r.get('model')} {r.get('precision')}, {r.get('threads')} thread(s)"
+        if p.get("error"):
+            lines.append(f"{head}: profile failed: {p['error']}")
+            continue
+        v = p.get("validation") or {}
+        if v.get("ok") is None:
+            lines.append(f"{head}: not validated")
+            continue
+        disagree = [f"{n['op']} (node {n['index']})" for n in p["nodes"] if "disagree" in (n.get("flags") or [])]
+        ratio = v.get("sum_ratio")
+        lines.append(f"{head}: one-op models sum to {'-' if ratio is None else f'{ratio:.3f}'} of the whole, "
+                     f"{v.get('nodes_agreeing')}/{len(p['nodes'])} nodes agree with it"
+                     + (f"; DISAGREE: {', '.join(disagree)}" if disagree else "")
+                     + ("" if v.get("ok") else " -> validation FAILED: read this profile with care"))
+    return lines

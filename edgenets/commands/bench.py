@@ -45,6 +45,9 @@ def bench(
     fmt: Annotated[str, typer.Option("--format", help="What to print: table, json, csv or md.")] = "table",
     output: Annotated[Optional[Path], typer.Option(help="Also write the results here (.json, .csv or .md by suffix).")] = None,
     per_class: Annotated[bool, typer.Option("--per-class", help="Add the per-class precision/recall/F1 table.")] = False,
+    profile: Annotated[bool, typer.Option("--profile", help="Also time every node (operator) of each model, after the "
+                                          "latency rounds: per-node and per-op-type tables, float32 beside int8, checked "
+                                          "against each node timed alone (docs/bench.md). A few seconds per row.")] = False,
     remote: Annotated[Optional[list[str]], typer.Option(
         "--remote", help="Bench on this board over SSH instead of here: HOST, USER@HOST or USER@HOST:PORT (or an "
                          "~/.ssh/config alias); repeat for several boards, benched in parallel. Prints the compare "
@@ -82,7 +85,7 @@ def bench(
     if remote:
         return _bench_remote(models, remote, device=device, delegate=delegate, threads=threads, runs=runs, warmup=warmup,
                              min_seconds=min_seconds, rounds=rounds, dataset=dataset, limit=limit, runtime=runtime,
-                             fmt=fmt, output=output, per_class=per_class, venv=remote_venv or DEFAULT_VENV,
+                             fmt=fmt, output=output, per_class=per_class, profile=profile, venv=remote_venv or DEFAULT_VENV,
                              ssh_config=ssh_config, results_dir=results_dir, setup=setup, wheel=wheel,
                              wheelhouse=wheelhouse, system_site_packages=system_site_packages,
                              remote_python=remote_python)
@@ -93,7 +96,7 @@ def bench(
             raise InputError(f"{flag} needs --remote HOST (it is about benching a board over SSH)")
     doc = run_bench(models, device=device, delegate=delegate, threads=threads, runs=runs, warmup=warmup,
                     min_seconds=min_seconds, rounds=rounds, dataset=dataset, limit=limit, runtime=runtime,
-                    log=lambda line: typer.echo(line, err=True))
+                    profile=profile, log=lambda line: typer.echo(line, err=True))
     _emit(render_bench(doc, fmt, per_class=per_class), output, lambda f: render_bench(doc, f, per_class=per_class))
     bad = failed(doc)
     if bad:
@@ -102,7 +105,7 @@ def bench(
 
 def _bench_remote(models: list[Path], remote: list[str], *, device: str, delegate: Optional[str], threads: str, runs: int,
                   warmup: int, min_seconds: float, rounds: int, dataset: str, limit: Optional[int], runtime: str, fmt: str,
-                  output: Optional[Path], per_class: bool, venv: str, ssh_config: Optional[Path],
+                  output: Optional[Path], per_class: bool, profile: bool, venv: str, ssh_config: Optional[Path],
                   results_dir: Optional[Path], setup: bool, wheel: Optional[Path], wheelhouse: Optional[Path],
                   system_site_packages: bool, remote_python: Optional[str]) -> None:
     """`bench --remote`: every option checked here before any SSH; then the boards, the files, the table."""
@@ -138,7 +141,8 @@ def _bench_remote(models: list[Path], remote: list[str], *, device: str, delegat
     fleet.check_destinations(hosts, output, results_dir)
     ssh.ssh_executable()
     options = fleet.BenchOptions(device=device, delegate=delegate, threads=threads, runs=runs, warmup=warmup,
-                                 min_seconds=min_seconds, rounds=rounds, runtime=runtime, per_class=per_class)
+                                 min_seconds=min_seconds, rounds=rounds, runtime=runtime, per_class=per_class,
+                                 profile=profile)
     upload = fleet.prepare_upload(models, dataset, limit)
 
     def log(line: str) -> None:

@@ -46,6 +46,7 @@ class BenchOptions:
     rounds: int = 10
     runtime: str = "auto"
     per_class: bool = False
+    profile: bool = False
 
     def argv(self) -> list[str]:
         args = ["--device", self.device, "--threads", self.threads, "--runs", str(self.runs), "--warmup", str(self.warmup),
@@ -54,6 +55,8 @@ class BenchOptions:
             args += ["--delegate", self.delegate]
         if self.per_class:
             args.append("--per-class")
+        if self.profile:
+            args.append("--profile")
         return args
 
 

@@ -75,3 +75,33 @@ def accuracy_vs_latency(points: Sequence[dict], path: Path) -> Path:
     if points:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return save_png(fig, path)
+
+
+def profile_by_type(panels: Sequence[dict], path: Path) -> Path:
+    """Where the time goes: per op type, float32 beside the quantised model, one panel per model.
+
+    ``panels`` items: title, and ops = [(op type, float32 µs or None, quantised µs or None), ...] in the
+    order to draw (slowest first). Bars are horizontal so long op names stay readable."""
+    from matplotlib.figure import Figure
+
+    from edgenets.errors import require
+
+    require("matplotlib", "train", "edgenets report")
+    heights = [max(1.6, 0.32 * len(p["ops"]) + 0.9) for p in panels]
+    fig = Figure(figsize=(7.5, sum(heights)))
+    axes = fig.subplots(len(panels), 1, squeeze=False, height_ratios=heights)[:, 0]
+    for ax, panel in zip(axes, panels):
+        ops = panel["ops"][::-1]  # slowest at the top
+        y = range(len(ops))
+        for offset, index, label, color in ((0.2, 1, "float32", "tab:blue"), (-0.2, 2, panel.get("quant") or "quantised",
+                                                                                   "tab:orange")):
+            values = [max(0.0, op[index]) if op[index] is not None else 0.0 for op in ops]
+            if any(op[index] is not None for op in ops):
+                ax.barh([v + offset for v in y], values, height=0.38, label=label, color=color)
+        ax.set_yticks(list(y), [op[0] for op in ops], fontsize=8)
+        ax.set_xlabel("µs per image (sum over the nodes of that type)", fontsize=8)
+        ax.set_title(panel["title"], fontsize=9)
+        ax.grid(True, axis="x", alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return save_png(fig, path)

@@ -143,9 +143,43 @@ def _architecture(run: Run) -> Optional[Any]:
     return model_stats(keras.models.load_model(run.path / "model.keras", compile=False))
 
 
+def _add_profiles(doc: Document, docs: Sequence[tuple[str, dict]], out: Path, emulated: bool) -> None:
+    """bench --profile results: the per-op-type plot (float32 beside quantised), the tables and their validation."""
+    from edgenets.bench import tables
+    from edgenets.report import plots
+
+    panels, type_rows, node_rows, checks = [], [], [], []
+    for _, d in docs:
+        results = d["results"]
+        tag = f" {EMULATED_TAG}" if is_emulated(d["environment"]) else ""
+        for key, f, q in tables.profile_pairs(results):
+            fp, qp = (f or {}).get("profile") or {}, (q or {}).get("profile") or {}
+            f_by = {g["op"]: g["us"] for g in fp.get("by_type", [])}
+            q_by = {g["op"]: g["us"] for g in qp.get("by_type", [])}
+            order = sorted(set(f_by) | set(q_by), key=lambda op: -(q_by.get(op, f_by.get(op)) or 0.0))
+            panels.append({"title": f"{key['model']}, {key['threads']} thread(s), {d['environment'].get('cpu')}{tag}",
+                           "quant": key.get("precision"), "ops": [(op, f_by.get(op), q_by.get(op)) for op in order]})
+        type_rows += tables.profile_type_rows(results)
+        node_rows += tables.profile_node_rows(results)
+        checks += tables.profile_validation_lines(results)
+    if not panels:
+        return
+    doc.add(Heading("Where the time goes: per-node profile", 3))
+    doc.add(Paragraph("Measured by `edgenets bench --profile`: each node's time is the difference between the model cut "
+                      "after it and the model cut before it, checked against the node timed alone as a one-node model "
+                      "on the same activations (docs/bench.md). Latencies are this CPU's, not the network's."))
+    doc.add(Image(plots.profile_by_type(panels, out / "profile.png"), "time per op type, float32 beside quantised"))
+    doc.add(Table(tables.headers_for(tables.PROFILE_TYPE_HEADERS, emulated), type_rows, caption="Summary by node type"))
+    doc.add(Table(tables.headers_for(tables.PROFILE_NODE_HEADERS, emulated), node_rows,
+                  caption="Top nodes by time (the quantised model's, beside the same node of the float32 model)"))
+    for line in checks:
+        doc.add(Paragraph(line))
+
+
 def build_report(run_dirs: Sequence[str | Path], bench_files: Sequence[str | Path] = (), out: str | Path = "report",
                  command: str = "") -> dict:
     """Write ``out/index.md``, ``out/index.html`` and the PNGs; return their paths."""
+    from edgenets.bench import delegation
     from edgenets.bench import results as bench_results
     from edgenets.bench.tables import format_range, quantisation_deltas
     from edgenets.report import plots
@@ -217,12 +251,17 @@ def build_report(run_dirs: Sequence[str | Path], bench_files: Sequence[str | Pat
                     r.metrics["training"].get("images_per_second"), r.metrics["training"].get("train_images_per_epoch")]
                    for r in runs], caption="Training (this machine, wall-clock seconds of fit)"))
     if rows:
-        doc.add(Table(["run", "precision", "device", "threads", "mean µs", "p50 µs", "p99 µs", "images/s", "peak RSS MB"],
+        doc.add(Table(["run", "precision", "device", "threads", "mean µs", "p50 µs", "p99 µs", "images/s", "peak RSS MB",
+                       "delegated"],
                       [[x["run"], x["precision"], x["device"], x["threads"], x["latency"]["mean_us"],
                         x["latency"]["p50_us"], x["latency"]["p99_us"], x["latency"].get("images_per_s"),
                         None if not (x.get("memory") or {}).get("peak_rss_increase_bytes")
-                        else x["memory"]["peak_rss_increase_bytes"] / 1e6] for x in rows],
-                      caption="Single-image inference (TFLite, LiteRT interpreter)"))
+                        else x["memory"]["peak_rss_increase_bytes"] / 1e6,
+                        delegation.summary_cell(x.get("delegation"))] for x in rows],
+                      caption="Single-image inference (TFLite, LiteRT interpreter); delegated: nodes run inside the "
+                              "delegate (XNNPACK on the CPU) of all nodes, and in how many partitions"))
+        for line in delegation.notes([{**x, "model": x["run"]} for x in rows]):
+            doc.add(Paragraph(line))
         deltas = [dl for _, d in docs for dl in quantisation_deltas(d["results"])]
         if deltas:
             doc.add(Table(["model", "threads", "precision", "accuracy Δ pp", "F1 Δ", "speedup ×", "per-round ×",
@@ -234,6 +273,7 @@ def build_report(run_dirs: Sequence[str | Path], bench_files: Sequence[str | Pat
                            for dl in deltas], caption="Quantised vs float32, same model, same device (per-round: "
                                                       "the range of the ratio within interleaved rounds, bench --rounds)"))
         emulated = any(is_emulated(d["environment"]) for _, d in docs)
+        _add_profiles(doc, docs, out, emulated)
         where = (lambda x: f" ({x['device']})") if len(docs) > 1 or emulated else (lambda x: "")
         series = [{"label": f"{x['run']} {x['precision']} t{x['threads']}{where(x)}",
                    "group": f"{x['run']} t{x['threads']}{where(x)}", "percentiles_us": x["latency"]["percentiles_us"],
