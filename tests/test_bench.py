@@ -649,3 +649,18 @@ def test_pairing_name_survives_copying_to_a_board(tmp_path):
     assert model_name(copied, None) == "pi-home"  # without a sidecar only the folder is left
     assert model_name(tmp_path / "runs" / "r1" / "export" / "model_float32.tflite", None) == "r1"
     assert model_name(tmp_path / "lenet_int8.tflite", {}) == "lenet"
+
+
+@pytest.mark.parametrize("features, best, lacks", [
+    (["sse4_1", "avx", "avx2", "fma"], "AVX2", "AMX, AVX-512 VNNI, AVX-VNNI, AVX-512BW"),
+    (["avx2", "avx512f", "avx512bw", "avx512_vnni"], "AVX-512 VNNI", "AMX"),
+    (["avx2", "avx512_vnni", "amx_int8"], "AMX", None),
+    (["neon", "asimd", "asimddp"], "NEON dot product", "int8 matrix multiply"),
+])
+def test_the_int8_instructions_line_names_the_best_and_the_missing(features, best, lacks):
+    from edgenets.bench.results import int8_capability
+
+    line = int8_capability(features)
+    assert line.startswith(f"int8 kernels can use: {best}")
+    assert (f"this CPU lacks {lacks}" in line) if lacks else ("lacks" not in line)
+    assert int8_capability(None) is None and int8_capability(["sse4_1"]) is None

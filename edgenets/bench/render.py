@@ -11,7 +11,7 @@ import json
 from typing import Callable, Sequence
 
 from edgenets.bench import delegation, tables
-from edgenets.bench.results import device_label, dumps, is_emulated
+from edgenets.bench.results import device_label, dumps, int8_capability, is_emulated
 from edgenets.errors import InputError
 
 FORMATS = ("table", "json", "csv", "md")
@@ -61,6 +61,9 @@ def _sections(doc: dict, per_class: bool) -> list[tuple[str, list[str], list[lis
 def bench_text(doc: dict, *, markdown: bool = False, per_class: bool = False) -> str:
     fmt = "github" if markdown else "simple"
     parts = [("## edgenets bench\n\n" if markdown else "") + _environment_line(doc["environment"])]
+    int8 = int8_capability(doc["environment"].get("cpu_features"))
+    if int8 and any(r.get("precision") == "int8" for r in doc["results"]):
+        parts[0] += f"\n{int8}"
     for title, headers, rows in _sections(doc, per_class):
         heading = f"### {title}" if markdown else f"{title}:"
         parts.append(f"{heading}\n\n{_tabulate(rows, headers, fmt)}" if markdown else f"{heading}\n{_tabulate(rows, headers, fmt)}")

@@ -43,6 +43,39 @@ SIMD_FEATURES = ("sse4_1", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_
                  "neon", "asimd", "asimdhp", "asimddp", "i8mm", "sve", "sve2")
 
 
+# What each feature gives int8 kernels, best first per architecture (XNNPACK ships kernels for all of them).
+INT8_FEATURES = {
+    "x86": (("amx_int8", "AMX (int8 tile matrix multiply)"), ("avx512_vnni", "AVX-512 VNNI (int8 dot products)"),
+            ("avx_vnni", "AVX-VNNI (int8 dot products, 256-bit)"), ("avx512bw", "AVX-512BW (16-bit multiply-add)"),
+            ("avx2", "AVX2 (16-bit multiply-add, no int8 dot product)")),
+    "arm": (("i8mm", "int8 matrix multiply (SMMLA)"), ("asimddp", "NEON dot product (SDOT)"),
+            ("asimd", "NEON (no int8 dot product)"), ("neon", "NEON (no int8 dot product)")),
+}
+
+
+def int8_capability(features: Optional[list]) -> Optional[str]:
+    """One line on the int8 instructions a CPU offers its kernels, and which of the faster ones it lacks: the
+    reason the same int8 model can beat float32 on one machine and lose to it on another."""
+    if not isinstance(features, list):
+        return None
+    present = set(features)
+    for arch in ("x86", "arm"):
+        table = INT8_FEATURES[arch]
+        if not present & {name for name, _ in table}:
+            continue
+        have = [text for name, text in table if name in present]
+        lacking = []
+        for name, text in table:  # the faster ones above the best it has
+            if name in present:
+                break
+            lacking.append(text.split(" (")[0])
+        line = f"int8 kernels can use: {have[0]}"
+        if lacking:
+            line += f"; this CPU lacks {', '.join(lacking)}"
+        return line
+    return None
+
+
 def _cpuinfo() -> str:
     try:
         with open("/proc/cpuinfo") as f:

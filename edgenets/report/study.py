@@ -202,9 +202,11 @@ def build_report(run_dirs: Sequence[str | Path], bench_files: Sequence[str | Pat
                       "are macro averages over the classes."))
     envs = [d["environment"] for _, d in docs]
     if envs:
-        doc.add(Table(["bench file", "host", "cpu", "SIMD", "cores", "runtime", "threads", "data"],
+        doc.add(Table(["bench file", "host", "cpu", "SIMD", "int8 instructions", "cores", "runtime", "threads", "data"],
                       [[Path(p).name, e.get("hostname"), e.get("cpu"),
                         " ".join(map(str, e["cpu_features"])) if isinstance(e.get("cpu_features"), list) else "not recorded",
+                        (bench_results.int8_capability(e.get("cpu_features")) or "not recorded").replace(
+                            "int8 kernels can use: ", ""),
                         e.get("cores"),
                         f"{e.get('runtime')} {e.get('runtime_version')}", ",".join(map(str, e.get("threads", []))),
                         e.get("dataset")] for (p, _), e in zip(docs, envs)], caption="Where the TFLite models were benchmarked"))
