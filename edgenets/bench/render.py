@@ -88,9 +88,9 @@ CSV_FIELDS = (
     ("init_us", ("latency", "init_us")), ("first_us", ("latency", "first_us")), ("runs", ("latency", "runs")),
     ("mean_us", ("latency", "mean_us")), ("std_us", ("latency", "std_us")), ("min_us", ("latency", "min_us")),
     ("p50_us", ("latency", "p50_us")), ("p90_us", ("latency", "p90_us")), ("p99_us", ("latency", "p99_us")),
-    ("images_per_s", ("latency", "images_per_s")), ("delegation", ("delegation", "status")),
-    ("delegate_partitions", ("delegation", "partitions")), ("delegated_nodes", ("delegation", "delegated_nodes")),
-    ("nodes", ("delegation", "nodes")), ("rounds", ("latency", "rounds")), ("peak_rss_increase_bytes", ("memory", "peak_rss_increase_bytes")),
+    ("images_per_s", ("latency", "images_per_s")), ("rounds", ("latency", "rounds")), ("peak_rss_increase_bytes", ("memory", "peak_rss_increase_bytes")),
+    ("delegation", ("delegation", "status")), ("delegate_partitions", ("delegation", "partitions")),
+    ("delegated_nodes", ("delegation", "delegated_nodes")), ("nodes", ("delegation", "nodes")),
 )
 
 
