@@ -50,7 +50,7 @@ demo: $(STAMP)
 	done
 	@echo "== bench (LiteRT, this CPU)"
 	$(EDGENETS) bench $(addsuffix /export/model_float32.tflite,$(DEMO_RUNS)) $(addsuffix /export/model_int8.tflite,$(DEMO_RUNS)) \
-	  --output $(DEMO_OUT)/bench-cpu.json $(DEMO_BENCH_ARGS)
+	  --profile --output $(DEMO_OUT)/bench-cpu.json $(DEMO_BENCH_ARGS)
 	$(EDGENETS) report $(DEMO_RUNS) --bench $(DEMO_OUT)/bench-cpu.json --out $(DEMO_OUT)/report
 	@echo "== done: open $(DEMO_OUT)/report/index.html"
 

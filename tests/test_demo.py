@@ -41,6 +41,12 @@ def test_demo_trains_exports_benches_and_reports(demo):
     assert set(rows) == {(m, p) for m in ("mobilenet", "shufflenet") for p in ("float32", "int8")}
     assert all(r["status"] == "ok" for r in rows.values())
     assert "float32 vs quantised" in stdout  # the float-vs-int8 table was printed
+    # every row profiled per node (the parts and the overhead make the whole) and its delegation reported
+    for r in rows.values():
+        p = r["profile"]
+        assert sum(n["us"] for n in p["nodes"]) + p["overhead_us"] == pytest.approx(p["total_us"], rel=1e-9)
+        assert r["delegation"]["status"] in ("full", "partial")
+    assert "profile: summary by node type" in stdout and "profile validation" in stdout
 
 
 @pytest.mark.slow
@@ -54,7 +60,7 @@ def test_report_has_every_section_plot_and_the_measured_numbers(demo):
         assert section in md and section in html
     pngs = {p.name for p in report.glob("*.png")}
     assert pngs == {"mobilenet-curves.png", "mobilenet-confusion.png", "shufflenet-curves.png",
-                    "shufflenet-confusion.png", "latency.png", "accuracy_vs_latency.png"}
+                    "shufflenet-confusion.png", "latency.png", "accuracy_vs_latency.png", "profile.png"}
     for png in pngs:
         assert f"({png})" in md  # linked from the Markdown
     assert html.count('src="data:image/png;base64,') == len(pngs)  # embedded: the page is self-contained
