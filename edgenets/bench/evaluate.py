@@ -122,13 +122,16 @@ def run_batch1(interpreter: Any, x: np.ndarray) -> np.ndarray:
 BATCH_CANDIDATES = (8, 64)
 
 
-def predict(make_interpreter: Callable[[], Any], x: np.ndarray, batch: int = EVAL_BATCH) -> tuple[np.ndarray, dict]:
+def predict(make_interpreter: Callable[[], Any], x: np.ndarray, batch: int = EVAL_BATCH,
+            make_batched: Optional[Callable[[], Any]] = None) -> tuple[np.ndarray, dict]:
     """Raw outputs for ``x`` (already in the model's input dtype), at the fastest exact batch size.
 
     The first ``batch`` images (the probe) run at batch 1 and at each candidate batch size up to
     ``batch``; a batch size is used only if its outputs on the probe are bit-identical to batch 1's.
     Among those, the fastest per image wins: each candidate times the probe three times, in turn
-    (a busy machine slows all of them alike), and keeps its best pass. Returns (outputs, info) with
+    (a busy machine slows all of them alike), and keeps its best pass. ``make_batched`` (default
+    ``make_interpreter``) makes the batched interpreters, e.g. with more threads: their outputs are held
+    to the same bit-identity with the batch-1 outputs of ``make_interpreter``. Returns (outputs, info) with
     info = {"batch": the batch size used, "note": why larger batches were not used, if so,
     "us_per_image": {batch size: the best measured µs per image on the probe}}.
     """
@@ -142,7 +145,7 @@ def predict(make_interpreter: Callable[[], Any], x: np.ndarray, batch: int = EVA
     note = None
     for size in sorted({c for c in BATCH_CANDIDATES if c < batch} | {batch}):
         try:
-            batched = make_interpreter()
+            batched = (make_batched or make_interpreter)()
             shape = [size, *[int(d) for d in batched.get_input_details()[0]["shape"][1:]]]
             batched.resize_tensor_input(batched.get_input_details()[0]["index"], shape, strict=False)
             batched.allocate_tensors()
@@ -224,15 +227,16 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: 
 
 def evaluate(make_interpreter: Callable[[], Any], images: np.ndarray, labels: np.ndarray, *,
              preprocessing: str = DEFAULT_PREPROCESSING, class_names: Optional[Sequence[str]] = None,
-             batch: int = EVAL_BATCH) -> dict:
-    """Metrics of the model on ``images`` (uint8 (N,28,28,1)) against ``labels``."""
+             batch: int = EVAL_BATCH, make_batched: Optional[Callable[[], Any]] = None) -> dict:
+    """Metrics of the model on ``images`` (uint8 (N,28,28,1)) against ``labels``; ``make_batched``: see
+    :func:`predict`."""
     start = time.perf_counter()
     probe = make_interpreter()
     probe.allocate_tensors()
     inp, out = probe.get_input_details()[0], probe.get_output_details()[0]
     del probe
     x = prepare_inputs(images, inp, preprocessing)
-    raw, info = predict(make_interpreter, x, batch)
+    raw, info = predict(make_interpreter, x, batch, make_batched)
     scores = dequantize_output(raw, out).reshape(len(x), -1)
     num_classes = scores.shape[1]
     names = list(class_names) if class_names is not None and len(class_names) == num_classes \

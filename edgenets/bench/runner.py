@@ -98,8 +98,19 @@ def _labels(sidecar: Optional[dict], fallback: list[str]) -> list[str]:
 # ------------------------------------------------------------------ one model
 
 
+def eval_threads() -> int:
+    """Threads for the batched evaluation interpreters: the cores this process may use (outputs are checked
+    bit-identical to the row's own batch-1 outputs, so the thread count cannot change a metric)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def _model_facts(rt: Runtime, path: Path, make: Callable[[], Any], sidecar: Optional[dict], data: dict,
-                 eval_batch: int) -> dict:
+                 eval_batch: int, make_batched: Optional[Callable[[], Any]] = None) -> dict:
     """What does not depend on the thread count: precision, I/O tensors, accuracy."""
     it = make()
     it.allocate_tensors()
@@ -107,7 +118,7 @@ def _model_facts(rt: Runtime, path: Path, make: Callable[[], Any], sidecar: Opti
     precision = (sidecar or {}).get("precision") or precision_from_filename(path) or ev.infer_precision(it)
     preprocessing = check_preprocessing(str((sidecar or {}).get("preprocessing") or ev.DEFAULT_PREPROCESSING),
                                         f"{path.with_suffix('.json')}")
-    metrics = ev.evaluate(make, data["images"], data["labels"], preprocessing=preprocessing,
+    metrics = ev.evaluate(make, data["images"], data["labels"], preprocessing=preprocessing, make_batched=make_batched,
                           class_names=_labels(sidecar, data["class_names"]), batch=eval_batch)
     metrics["eval"].update(dataset=data["name"], split=data["split"])
     sample = ev.prepare_inputs(data["images"][:1], inp, preprocessing)
@@ -221,8 +232,11 @@ def _prepare_model(path: Path, rt: Runtime, data: dict, *, threads: Sequence[int
                                      delegate=delegate)
             if facts is None and facts_error is None:
                 try:
-                    facts = _model_facts(rt, path, make, sidecar, data, eval_batch)
-                    facts["metrics"]["eval"]["threads"] = int(t)
+                    batched_threads = max(int(t), eval_threads())
+                    make_batched = functools.partial(rt.make_interpreter, str(path), threads=batched_threads,
+                                                     device=device_used, delegate=delegate)
+                    facts = _model_facts(rt, path, make, sidecar, data, eval_batch, make_batched)
+                    facts["metrics"]["eval"].update(threads=int(t), batched_threads=batched_threads)
                 except Exception as exc:  # noqa: BLE001 - reported on every row of this model
                     facts_error = first_line(exc)
             if facts_error is not None:
