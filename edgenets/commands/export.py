@@ -31,14 +31,21 @@ def export(
     max_drop: Annotated[Optional[float], typer.Option("--max-drop", metavar="PP", help="Fail (exit 1, files kept) if int8 accuracy is more than PP percentage points below float.")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Per-layer int8 quantisation error: CSV + the worst ten layers.")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default RUN_DIR/export).")] = None,
+    logits: Annotated[bool, typer.Option("--logits/--softmax", help="Output the scores before the final softmax (same argmax; int8 SOFTMAX runs outside XNNPACK) or keep the softmax.")] = True,
+    fold_shuffle: Annotated[bool, typer.Option("--fold-shuffle/--no-fold-shuffle", help="Fold channel shuffles into the neighbouring layers' weights (exact; no TRANSPOSE ops).")] = True,
+    int8_stem: Annotated[bool, typer.Option("--int8-stem/--no-int8-stem", help="int8 only: rewrite a convolution over one input channel into ops XNNPACK's int8 kernels run without padding (exact).")] = True,
+    batch: Annotated[str, typer.Option("--batch", metavar="dynamic|1", help="dynamic: the input's batch can be resized (RESHAPE ops rewritten); 1: fixed batch 1.")] = "dynamic",
 ) -> None:
     """Convert a trained run to TFLite (float32 always; int8/float16/dynamic on request) and verify each model on the test set."""
+    from edgenets.export.optimize import GraphOptions
     from edgenets.export.run import QualityGateError, export_run
 
     precisions = ["float32"] + [name for name, on in (("float16", float16), ("dynamic", dynamic), ("int8", int8)) if on]
+    graph = GraphOptions(output="logits" if logits else "softmax", fold_shuffle=fold_shuffle, int8_stem=int8_stem,
+                         batch=batch)
     try:
         result = export_run(run_dir, precisions=precisions, calib_samples=calib_samples, io_type=io.value,
-                            max_drop=max_drop, debug=debug, out=out)
+                            max_drop=max_drop, debug=debug, out=out, graph=graph)
     except QualityGateError as exc:
         render(exc.result)
         raise
@@ -50,11 +57,13 @@ def render(result: dict) -> None:
     ev = result["evaluated_on"]
     typer.echo(f"\n{result['model']}: accuracy on the {ev['split']} split ({ev['images']} images, {ev['runtime']}); "
                f"Keras float {result['keras_float_accuracy']:.2%}")
-    rows = [["keras (float32)", "-", "float32", f"{result['keras_float_accuracy']:.2%}", ""]]
+    rows = [["keras (float32)", "-", "float32", f"{result['keras_float_accuracy']:.2%}", "", "", ""]]
     for r in result["models"]:
+        graph = r.get("graph") or {}
         rows.append([r["file"], f"{r['size_bytes'] / 1024:.1f} KiB", f"{r['input_dtype']}/{r['output_dtype']}",
-                     f"{r['accuracy']:.2%}", f"{r['delta_pp']:+.2f}"])
-    print_table(rows, ["model", "size", "in/out dtype", "accuracy", "Δ vs float (pp)"])
+                     f"{r['accuracy']:.2%}", f"{r['delta_pp']:+.2f}", graph.get("output", ""),
+                     ", ".join(t.replace("_", "-") for t in graph.get("applied", [])) or "-"])
+    print_table(rows, ["model", "size", "in/out dtype", "accuracy", "Δ vs float (pp)", "output", "graph transforms"])
     if result.get("debug_worst"):
         typer.echo(f"\nint8 quantisation error, worst {len(result['debug_worst'])} layers (all in {result['debug_csv']}):")
         print_table([[d["rank"], d["layers"], d["op_name"], d["rmse"], d["rmse_over_scale"], d["scale"]]

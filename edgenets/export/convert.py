@@ -5,8 +5,10 @@ Path: ``model.export()`` to a SavedModel with a fixed ``[1, H, W, C]`` input sig
 Keras 3 it fails on several TF releases (tensorflow/tensorflow#63867 "'Sequential' object has no
 attribute '_get_save_spec'", keras-team/keras#19108), and the SavedModel path is what Keras 3
 recommends. The batch dimension is fixed to 1 because device models run one image at a time and
-some runtimes/delegates reject dynamic shapes; a host can still resize the input tensor for
-batched evaluation.
+some runtimes/delegates reject dynamic shapes: a ``None`` batch in the signature makes the converter
+compute every Reshape's target at run time (SHAPE + STRIDED_SLICE + PACK before each RESHAPE).
+``edgenets export`` makes the batch resizable afterwards instead, by rewriting the few ops that
+hard-code it (:func:`edgenets.export.optimize.make_dynamic_batch`).
 """
 
 from __future__ import annotations

@@ -68,11 +68,45 @@ def _versions() -> dict:
     from edgenets._meta import dist_version
 
     return {
-        "name": "tf.lite.TFLiteConverter.from_saved_model (keras Model.export, batch 1)",
+        "name": "tf.lite.TFLiteConverter.from_saved_model (keras Model.export, batch 1; batch resized by "
+                "edgenets.export.optimize when the graph allows)",
         "tensorflow": dist_version("tensorflow"),
         "keras": dist_version("keras"),
         "ai_edge_litert": dist_version("ai-edge-litert"),
     }
+
+
+def _graphs(model: Any, names: list[str], options: Any, progress: bool) -> list[tuple[Any, dict, list[str]]]:
+    """[(Keras model to convert, transform record, precisions converted from it)]: one graph for all
+    precisions, plus a second one for int8 when the int8-only stem rewrite applies to this model."""
+    from edgenets.export.optimize import transform_keras
+
+    def log(message: str) -> None:
+        if progress:
+            print(message, flush=True)
+
+    logits = options.output == "logits"
+    base, record = transform_keras(model, logits=logits, fold_shuffle=options.fold_shuffle, log=log)
+    stem = {"applied": False, "detail": "int8 only" if options.int8_stem else "off (--no-int8-stem)"}
+    if "int8" in names and options.int8_stem:
+        stem_model, int8_record = transform_keras(model, logits=logits, fold_shuffle=options.fold_shuffle,
+                                                  int8_stem=True, log=lambda message: None)
+        if int8_record["int8_stem"]["applied"]:
+            return [(base, {**record, "int8_stem": stem}, [n for n in names if n != "int8"]),
+                    (stem_model, int8_record, ["int8"])]
+        stem = int8_record["int8_stem"]
+    return [(base, {**record, "int8_stem": stem}, names)]
+
+
+def _finish_graph(blob: bytes, record: dict, options: Any) -> tuple[bytes, dict]:
+    """The flatbuffer-level step (resizable batch) and the sidecar's "graph" block for one file."""
+    from edgenets.export.optimize import graph_record, make_dynamic_batch
+
+    if options.batch == "dynamic":
+        blob, batch = make_dynamic_batch(blob)
+    else:
+        batch = {"batch": 1, "detail": "--batch 1"}
+    return blob, graph_record(options, blob, record, batch)
 
 
 def _keras_accuracy(model: Any, x: np.ndarray, y: np.ndarray, preprocessing: str) -> float:
@@ -84,8 +118,12 @@ def _keras_accuracy(model: Any, x: np.ndarray, y: np.ndarray, preprocessing: str
 
 def export_run(run_dir: str | Path, *, precisions: Iterable[str] = ("float32",), calib_samples: int = 500,
                io_type: str = "int8", max_drop: Optional[float] = None, debug: bool = False,
-               out: str | Path | None = None, progress: bool = True) -> dict:
+               out: str | Path | None = None, progress: bool = True, graph: Optional[Any] = None) -> dict:
     """Export a run's model.keras to the requested precisions, verify each on the test set.
+
+    ``graph`` is an :class:`edgenets.export.optimize.GraphOptions` (default: logits output, channel
+    shuffles folded, the int8 stem rewrite, a resizable batch); what ran is recorded per file in the
+    sidecar's ``graph`` block and in export.json.
 
     Returns the export summary (also written to ``export.json``). Raises ``InputError`` for a bad
     run dir or arguments (nothing written) and ``QualityGateError`` when ``max_drop`` is set and
@@ -96,10 +134,14 @@ def export_run(run_dir: str | Path, *, precisions: Iterable[str] = ("float32",),
     from edgenets.data import load_dataset, train_val_split
     from edgenets.export import calibrate, sidecar
     from edgenets.export.convert import convert_saved_model, op_versions, saved_model
+    from edgenets.export.optimize import GraphOptions
     from edgenets.export.verify import predict
 
     # --- validate at the door: arguments first (cheap), then the run directory ---
     names = _precision_list(precisions)
+    options = graph if graph is not None else GraphOptions()
+    if not isinstance(options, GraphOptions):
+        raise InputError(f"graph must be an edgenets.export.optimize.GraphOptions. Received: {type(options).__name__}")
     if calib_samples <= 0:
         raise InputError(f"--calib-samples must be > 0. Received: {calib_samples}")
     if io_type not in IO_TYPES:
@@ -132,17 +174,26 @@ def export_run(run_dir: str | Path, *, precisions: Iterable[str] = ("float32",),
     else:
         raise InputError(f"{config['dataset']}: no test split and no validation split to measure accuracy on")
 
-    # --- convert everything in memory (one SavedModel, several converters), then write ---
-    with saved_model(model) as sm_dir:
-        blobs = {name: convert_saved_model(sm_dir, name, io_type=io_type, progress=progress,
-                                           representative=None if calib is None else calib.images,
-                                           preprocessing=preprocessing)
-                 for name in names}
-        report = None
-        if debug:
-            from edgenets.export.debug import quantization_report
+    # --- exact graph rewrites of a copy of the model (the trained model.keras is never modified) ---
+    graphs = _graphs(model, names, options, progress)
 
-            report = quantization_report(sm_dir, calib.images, preprocessing=preprocessing)
+    # --- convert everything in memory (one SavedModel per graph, several converters), then write ---
+    blobs: dict[str, bytes] = {}
+    report = None
+    for graph_model, _, group in graphs:
+        with saved_model(graph_model) as sm_dir:
+            for name in group:
+                blobs[name] = convert_saved_model(sm_dir, name, io_type=io_type, progress=progress,
+                                                  representative=None if calib is None else calib.images,
+                                                  preprocessing=preprocessing)
+            if debug and "int8" in group:
+                from edgenets.export.debug import quantization_report
+
+                report = quantization_report(sm_dir, calib.images, preprocessing=preprocessing)
+    graph_info = {}
+    for graph_model, record, group in graphs:
+        for name in group:
+            blobs[name], graph_info[name] = _finish_graph(blobs[name], record, options)
     out_dir = Path(out) if out is not None else run_dir / "export"
     versions = _versions()
     source = {"run_dir": str(run_dir), "model": config["model"], "model_keras_sha256": _io.sha256_file(model_path),
@@ -152,7 +203,7 @@ def export_run(run_dir: str | Path, *, precisions: Iterable[str] = ("float32",),
     for name in names:
         path = _io.write_bytes(out_dir / PRECISIONS[name].filename, blobs[name])
         side = sidecar.build(path, name, config=config, calibration=calib.info if PRECISIONS[name].needs_calibration else None,
-                             versions=versions, source=source, ops=op_versions(blobs[name]))
+                             versions=versions, source=source, ops=op_versions(blobs[name]), graph=graph_info[name])
         _io.write_json(out_dir / PRECISIONS[name].sidecar_name, side)
         preds = predict(path, x_eval, preprocessing=preprocessing)
         acc = float(accuracy_score(y_eval, preds.labels))
@@ -161,7 +212,9 @@ def export_run(run_dir: str | Path, *, precisions: Iterable[str] = ("float32",),
             "size_bytes": side["size_bytes"], "sha256": side["sha256"],
             "input_dtype": side["input"]["dtype"], "output_dtype": side["output"]["dtype"],
             "accuracy": acc, "delta_pp": round((acc - float_acc) * 100, 4),
-            "eval_batch": preds.batch_size,  # 1 when the graph has a fixed-batch Reshape
+            "eval_batch": preds.batch_size,  # the evaluator's fastest batch size among those bit-identical to batch 1
+            "graph": {"output": graph_info[name]["output"], "batch": graph_info[name]["batch"],
+                      "applied": [t for t, info in graph_info[name]["transforms"].items() if info["applied"]]},
         })
 
     result: dict[str, Any] = {
@@ -169,7 +222,8 @@ def export_run(run_dir: str | Path, *, precisions: Iterable[str] = ("float32",),
         "evaluated_on": {"split": eval_split, "images": int(len(y_eval)), "runtime": "ai_edge_litert"},
         "keras_float_accuracy": float_acc, "models": rows,
         "calibration": None if calib is None else calib.info, "io_type": io_type if "int8" in names else None,
-        "converter": versions, "max_drop_pp": max_drop, "gate": None, "debug_csv": None, "debug_worst": None,
+        "converter": versions, "graph_options": options.as_dict(), "max_drop_pp": max_drop, "gate": None,
+        "debug_csv": None, "debug_worst": None,
     }
     if report is not None:
         from edgenets.export.debug import DEBUG_TOP, write_csv

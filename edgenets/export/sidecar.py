@@ -23,7 +23,7 @@ CHECKED_RUNTIMES = {"ai_edge_litert": ">=2.3", "tflite_runtime": ">=2.14 (checke
 
 
 def build(tflite_path: Path, precision: str, *, config: dict, calibration: Optional[dict],
-          versions: dict, source: dict, ops: dict[str, int]) -> dict[str, Any]:
+          versions: dict, source: dict, ops: dict[str, int], graph: Optional[dict] = None) -> dict[str, Any]:
     fmt = get_precision(precision)
     tflite_path = Path(tflite_path)
     details = io_details(tflite_path)
@@ -44,6 +44,10 @@ def build(tflite_path: Path, precision: str, *, config: dict, calibration: Optio
         "calibration": calibration,
         "converter": versions,
         "ops": ops,
+        # what the graph outputs ("logits" | "probabilities" | "scores"), whether its batch can be
+        # resized ("dynamic" | 1), the export options and what each transform did
+        # (edgenets.export.optimize); None for a file written without them
+        "graph": graph,
         "runtimes": CHECKED_RUNTIMES,
         "source": source,
     }
