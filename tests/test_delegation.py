@@ -149,3 +149,16 @@ def test_bench_profile_pairs_float_and_int8_nodes_and_fills_delegation(tmp_path,
     assert [n["delegated"] for n in rows["int8"]["profile"]["nodes"]] == [True, True, False]
     assert "profile: summary by node type" in res.out and "profile: top nodes by time" in res.out
     assert "profile validation" in res.out
+
+
+def test_export_verification_survives_a_model_xnnpack_cannot_prepare(tmp_path, mnist_small):
+    """The accuracy check after export runs such a file on builtin kernels and says why, instead of crashing."""
+    from edgenets.export.verify import predict
+
+    bad = tiny_int8_model(tmp_path / "bad.tflite", requant_scale=400.0)
+    got = predict(bad, mnist_small.x_test[:40], batch_size=8)
+    assert got.not_delegated["diagnosis"]["op"] == "FULLY_CONNECTED"
+    assert "failed to prepare" in got.not_delegated["message"]
+    assert len(got.labels) == 40
+    good = predict(tiny_int8_model(tmp_path / "good.tflite", requant_scale=4.0), mnist_small.x_test[:40], batch_size=8)
+    assert good.not_delegated is None

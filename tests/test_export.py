@@ -215,14 +215,27 @@ def test_batched_evaluation_equals_batch1(resizable_models, mnist, name):
     np.testing.assert_array_equal(got.labels, ref.argmax(1))
 
 
-def test_fixed_shape_model_falls_back_to_batch1(exported, tiny_run, mnist):
-    """Flatten becomes a Reshape to [1, 3136]: resizing fails, evaluation must still be right."""
+def test_fixed_shape_model_falls_back_to_batch1(tmp_path, mnist):
+    """A Reshape to [1, 784] (what `--batch 1` keeps of a Flatten): resizing fails, evaluation must still be right."""
+    from tflite_builder import tiny_float_model
+
+    from edgenets.export.verify import predict
+
+    path = tiny_float_model(tmp_path / "fixed.tflite", fixed_batch=True)
+    ref, _ = _batch1_outputs(path, mnist.x_test[:50])
+    got = predict(path, mnist.x_test[:50], batch_size=16)
+    assert got.batch_size == 1
+    np.testing.assert_array_equal(got.raw, ref)
+
+
+def test_the_default_export_of_a_flatten_model_evaluates_in_batches(exported, tiny_run, mnist):
+    """The same Flatten in the default export (--batch dynamic) is resizable, and its batches equal batch 1 exactly."""
     from edgenets.export.verify import predict
 
     path = tiny_run / "export" / "model_int8.tflite"
     ref, _ = _batch1_outputs(path, mnist.x_test[:50])
     got = predict(path, mnist.x_test[:50], batch_size=16)
-    assert got.batch_size == 1
+    assert got.batch_size == 16
     np.testing.assert_array_equal(got.raw, ref)
 
 

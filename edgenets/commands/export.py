@@ -72,4 +72,11 @@ def render(result: dict) -> None:
     if gate:
         verdict = "passed" if gate["passed"] else "FAILED"
         typer.echo(f"\nquality gate {verdict}: int8 drop {gate['drop_pp']:.2f} pp (limit {gate['max_drop_pp']:g} pp)")
+    for r in result["models"]:
+        bad = r.get("not_delegated")
+        if bad:
+            why = (bad.get("diagnosis") or {}).get("reason") or bad.get("message")
+            typer.secho(f"warning: {r['file']}: XNNPACK cannot prepare this model, so it runs on builtin kernels "
+                        f"(several times slower): {why}. Fix: calibrate on images on which that layer's output varies "
+                        f"(--calib-samples), or retrain (docs/bench.md, 'NOT DELEGATED')", fg=typer.colors.YELLOW, err=True)
     typer.echo(f"written to {result['out_dir']}")

@@ -215,6 +215,8 @@ def export_run(run_dir: str | Path, *, precisions: Iterable[str] = ("float32",),
             "eval_batch": preds.batch_size,  # the evaluator's fastest batch size among those bit-identical to batch 1
             "graph": {"output": graph_info[name]["output"], "batch": graph_info[name]["batch"],
                       "applied": [t for t, info in graph_info[name]["transforms"].items() if info["applied"]]},
+            # None, or XNNPACK could not prepare the file: it runs on builtin kernels (several times slower)
+            "not_delegated": preds.not_delegated,
         })
 
     result: dict[str, Any] = {
