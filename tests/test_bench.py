@@ -664,3 +664,19 @@ def test_the_int8_instructions_line_names_the_best_and_the_missing(features, bes
     assert line.startswith(f"int8 kernels can use: {best}")
     assert (f"this CPU lacks {lacks}" in line) if lacks else ("lacks" not in line)
     assert int8_capability(None) is None and int8_capability(["sse4_1"]) is None
+
+
+def test_two_exports_of_one_run_pair_float_and_int8_by_folder():
+    """export-a/ and export-b/ of the same run, benched together: each int8 file is compared with the float32
+    file of its own folder, not with whichever float32 row of that model came last."""
+    from edgenets.bench.tables import quantisation_deltas
+
+    def row(folder, precision, mean):
+        return {"model": "m", "threads": 1, "device": "cpu", "delegate": None, "runtime": "litert", "status": "ok",
+                "path": f"runs/m/{folder}/model_{precision}.tflite", "precision": precision, "size_bytes": 100,
+                "metrics": {"accuracy": 0.9, "f1": 0.9}, "latency": {"mean_us": mean}, "memory": {}}
+
+    rows = [row("export-a", "float32", 100.0), row("export-a", "int8", 50.0),
+            row("export-b", "float32", 80.0), row("export-b", "int8", 40.0)]
+    assert [d["float_mean_us"] for d in quantisation_deltas(rows)] == [100.0, 80.0]
+    assert [d["speedup"] for d in quantisation_deltas(rows)] == [2.0, 2.0]

@@ -13,6 +13,7 @@ beyond rounding. Three views:
 
 from __future__ import annotations
 
+import os
 from typing import Any, Optional, Sequence
 
 from edgenets.bench.delegation import summary_cell
@@ -34,16 +35,40 @@ def _get(row: dict, *keys: str) -> Any:
     return value
 
 
+def _config(row: dict) -> tuple:
+    return (row.get("model"), row.get("threads"), row.get("device"), row.get("delegate"), row.get("runtime"))
+
+
+def _folder(row: dict) -> str:
+    return os.path.dirname(str(row.get("path") or ""))
+
+
+def float_partners(rows: Sequence[dict]) -> dict[int, dict]:
+    """id(quantised row) -> its float32 twin: same model name and configuration, and, when one run's exports
+    sit in several folders (export-a/, export-b/ benched together), the float32 file of the same folder."""
+    floats: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r.get("precision") == BASELINE:
+            floats.setdefault(_config(r), []).append(r)
+    partners = {}
+    for q in rows:
+        if q.get("precision") == BASELINE:
+            continue
+        candidates = floats.get(_config(q)) or []
+        same_folder = [f for f in candidates if _folder(f) == _folder(q)]
+        chosen = same_folder or (candidates if len(candidates) == 1 else [])
+        if chosen:
+            partners[id(q)] = chosen[0]
+    return partners
+
+
 def quantisation_deltas(results: Sequence[dict]) -> list[dict]:
     """One entry per quantised row that has a float32 row of the same model and configuration."""
-    def config(row: dict) -> tuple:
-        return (row.get("model"), row.get("threads"), row.get("device"), row.get("delegate"), row.get("runtime"))
-
     ok = [r for r in results if r.get("status") == "ok"]
-    floats = {config(r): r for r in ok if r.get("precision") == BASELINE}
+    partners = float_partners(ok)
     out = []
     for q in ok:
-        f = floats.get(config(q))
+        f = partners.get(id(q))
         if q.get("precision") == BASELINE or f is None:
             continue
         f_mem, q_mem = _get(f, "memory", "peak_rss_increase_bytes"), _get(q, "memory", "peak_rss_increase_bytes")
@@ -217,21 +242,18 @@ def _profiled(r: dict) -> Optional[dict]:
 def profile_pairs(results: Sequence[dict]) -> list[tuple[dict, Optional[dict], Optional[dict]]]:
     """(key, float32 row, quantised row) for every profiled configuration: a quantised row beside the float32
     row of the same model, threads, device and runtime; a profiled row without a partner stands alone."""
-    def config(row: dict) -> tuple:
-        return (row.get("model"), row.get("threads"), row.get("device"), row.get("delegate"), row.get("runtime"))
-
     profiled = [r for r in results if _profiled(r)]
-    floats = {config(r): r for r in profiled if r.get("precision") == BASELINE}
+    partners = float_partners(profiled)
     pairs, used = [], set()
     for q in profiled:
         if q.get("precision") == BASELINE:
             continue
-        f = floats.get(config(q))
+        f = partners.get(id(q))
         if f is not None:
             used.add(id(f))
         pairs.append(({"model": q.get("model"), "threads": q.get("threads"), "precision": q.get("precision")}, f, q))
-    for f in floats.values():
-        if id(f) not in used:
+    for f in profiled:
+        if f.get("precision") == BASELINE and id(f) not in used:
             pairs.append(({"model": f.get("model"), "threads": f.get("threads"), "precision": None}, f, None))
     return pairs
 
@@ -260,24 +282,31 @@ def profile_type_rows(results: Sequence[dict]) -> list[list]:
     return rows
 
 
-def _core_ops(profile: dict) -> list[tuple[int, str]]:
-    """Nodes without the I/O conversions a float-I/O quantised model adds, to line two graphs up."""
-    return [(n["index"], n["op"]) for n in profile["nodes"] if n["op"] not in ("QUANTIZE", "DEQUANTIZE")]
+def node_partners(float_profile: dict, quant_profile: dict) -> dict[int, dict]:
+    """Quantised node index -> the float32 node that does the same work: the two graphs lined up on (op, output
+    shape) with difflib, so a node the int8 graph adds (a QUANTIZE, a rewritten stem) leaves the rest paired."""
+    import difflib
+
+    def key(n: dict) -> tuple:
+        return (n["op"], tuple(n.get("output_shape") or ()))
+
+    f_nodes, q_nodes = float_profile["nodes"], quant_profile["nodes"]
+    matcher = difflib.SequenceMatcher(a=[key(n) for n in q_nodes], b=[key(n) for n in f_nodes], autojunk=False)
+    partners = {}
+    for block in matcher.get_matching_blocks():
+        for i in range(block.size):
+            partners[q_nodes[block.a + i]["index"]] = f_nodes[block.b + i]
+    return partners
 
 
 def profile_node_rows(results: Sequence[dict], top: Optional[int] = 10) -> list[list]:
     """"Top by computation time": the slowest nodes (of the quantised model when there is one), each beside the
-    same node of the float32 model when the two graphs have the same sequence of ops."""
+    float32 node doing the same work (:func:`node_partners`; blank where the quantised graph has a node of its own)."""
     rows = []
     for key, f, q in profile_pairs(results):
         fp, qp = (_profiled(f) if f else None), (_profiled(q) if q else None)
         main = qp or fp
-        partner: dict[int, dict] = {}
-        if fp and qp:
-            fc, qc = _core_ops(fp), _core_ops(qp)
-            if [op for _, op in fc] == [op for _, op in qc]:
-                f_nodes = {n["index"]: n for n in fp["nodes"]}
-                partner = {qi: f_nodes[fi] for (fi, _), (qi, _) in zip(fc, qc)}
+        partner = node_partners(fp, qp) if fp and qp else {}
         nodes = sorted(main["nodes"], key=lambda n: -n["us"])
         if top is not None:
             nodes = nodes[: int(top)]
