@@ -154,13 +154,19 @@ def _start(make: Factory, content: bytes, feeds: Sequence[np.ndarray]) -> _Timed
     for detail, value in zip(details, feeds):
         if np.dtype(detail["dtype"]) != value.dtype:
             raise InputError(f"input {detail['name']!r} is {np.dtype(detail['dtype']).name}, the sample is {value.dtype.name}")
+    _feed(interpreter, details, feeds)
+    return _Timed(interpreter)
+
+
+def _feed(interpreter: Any, details: Sequence[dict], feeds: Sequence[np.ndarray]) -> None:
+    """Resize the inputs to the feeds' shapes where they differ, allocate, set them once, invoke once."""
+    for detail, value in zip(details, feeds):
         if tuple(detail["shape"]) != value.shape:
             interpreter.resize_tensor_input(detail["index"], list(value.shape))
     interpreter.allocate_tensors()
     for detail, value in zip(details, feeds):
         interpreter.set_tensor(detail["index"], value)
     interpreter.invoke()
-    return _Timed(interpreter)
 
 
 def _capture(cls: type, content: bytes, feeds: Sequence[np.ndarray], wanted: set[int]) -> dict[int, np.ndarray]:
@@ -175,14 +181,7 @@ def _capture(cls: type, content: bytes, feeds: Sequence[np.ndarray], wanted: set
         raise MissingDependencyError(
             f"validating the op profile needs a runtime with experimental_preserve_all_tensors "
             f"(ai-edge-litert, tflite-runtime >= 2.5): {first_line(exc)}; profile with validate=False") from exc
-    details = interpreter.get_input_details()
-    for detail, value in zip(details, feeds):
-        if tuple(detail["shape"]) != value.shape:
-            interpreter.resize_tensor_input(detail["index"], list(value.shape))
-    interpreter.allocate_tensors()
-    for detail, value in zip(details, feeds):
-        interpreter.set_tensor(detail["index"], value)
-    interpreter.invoke()
+    _feed(interpreter, interpreter.get_input_details(), feeds)
     return {t: np.array(interpreter.get_tensor(t)) for t in sorted(wanted)}
 
 
