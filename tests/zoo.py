@@ -25,10 +25,14 @@ def subset():
 
 
 def build_zoo(root: Path, x_train: np.ndarray, y_train: np.ndarray) -> list[Path]:
-    """root/<model>/export/model_{float32,int8}.tflite for every registered model; returns the files in order."""
+    """root/<model>/export/model_{float32,int8}.tflite for every registered model; returns the files in order.
+
+    The graphs are what `edgenets export` writes by default (edgenets.export.optimize: logits output, channel
+    shuffles folded, the int8 stem rewrite, a resizable batch), so the boards run the files users ship."""
     import keras
 
     from edgenets.export.convert import to_tflite
+    from edgenets.export.optimize import make_dynamic_batch, transform_keras
     from edgenets.models import create_model, list_models
 
     x = x_train[:TRAIN_IMAGES].astype("float32") / 255.0
@@ -46,6 +50,9 @@ def build_zoo(root: Path, x_train: np.ndarray, y_train: np.ndarray) -> list[Path
         for precision in ("float32", "int8"):
             path = export / f"model_{precision}.tflite"
             rep = x_train[:CALIBRATION_IMAGES] if precision == "int8" else None
-            path.write_bytes(to_tflite(model, precision, representative=rep, progress=False))
+            graph, _ = transform_keras(model, logits=True, fold_shuffle=True, int8_stem=precision == "int8",
+                                       log=lambda message: None)
+            blob, _ = make_dynamic_batch(to_tflite(graph, precision, representative=rep, progress=False))
+            path.write_bytes(blob)
             files.append(path)
     return files
