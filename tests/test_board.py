@@ -7,11 +7,13 @@ board's software computes the right numbers; it says nothing about a board's spe
 "emulated").
 
 What "the same" means, measured (benchmarks/board_agreement.py, docs/device.md):
-- float32: every output within 1e-5 of x86, so the same predictions and metrics, on both boards.
+- float32: every output within 1e-5 (absolute, plus 1e-5 relative: the outputs are logits) of x86, so the same
+  predictions and metrics, on both boards.
 - int8 on arm64 (ai-edge-litert, as on x86): not always bit-identical. ARM's requantisation rounds once
   where x86's builtin kernels round twice (gemmlowp's doubling high multiply, then a rounding shift), so an
   accumulator within a hair of half a step lands one step apart; traced to the first CONV_2D. Measured:
-  0-2 of 100 images differ, by one step, no prediction changed.
+  0-2 of 100 images differed, by one step, on the plain exports; 0 of 100 on today's default exports, whose
+  stem is rewritten (docs/device.md).
 - int8 on armhf runs tflite-runtime 2.14, whose kernels differ from ai-edge-litert 2.3's on x86 too
   (x86 tflite-runtime 2.14 is as far from x86 litert as the armhf board is): 32-96 of 100 images differ by
   up to 15 steps on these one-epoch models, 3-4 predictions of 100 change.
@@ -34,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 EVAL_IMAGES = 60
 FAST = ["--runs", "3", "--warmup", "1", "--min-seconds", "0", "--rounds", "1"]
 FLOAT_ATOL = 1e-5
+FLOAT_RTOL = 1e-5  # the default exports output logits (magnitude up to ~10s): float reassociation scales with them
 # What each board runs: the 64-bit OS gets ai-edge-litert from PyPI; ai-edge-litert has no armv7 wheel, so the
 # 32-bit OS gets the last tflite-runtime (2.14), with Debian's numpy. int8 bounds against x86 litert:
 # - int8_steps: the largest output difference, in quantisation steps (None: no bound, another runtime);
@@ -204,8 +207,9 @@ def test_board_outputs_equal_x86(board, zoo):
         want = np.load(zoo["host_outputs"] / f"{i}.npz")["outputs"]
         assert got.dtype == want.dtype and got.shape == want.shape, file
         if want.dtype.kind == "f":
-            bad = list(np.flatnonzero(~np.isclose(got, want, rtol=0, atol=FLOAT_ATOL).all(axis=1)))
-            what = f"{len(bad)} of {len(want)} images differ by more than {FLOAT_ATOL}" if bad else ""
+            bad = list(np.flatnonzero(~np.isclose(got, want, rtol=FLOAT_RTOL, atol=FLOAT_ATOL).all(axis=1)))
+            what = (f"{len(bad)} of {len(want)} images differ by more than {FLOAT_ATOL} + {FLOAT_RTOL} x the value"
+                    if bad else "")
         else:
             what, bad = _int8_problem(b.arch, got, want)
         if bad:
