@@ -542,9 +542,9 @@ def transform_keras(model: Any, *, logits: bool, fold_shuffle: bool, int8_stem: 
 
 
 def _schema():
-    from ai_edge_litert import schema_py_generated as schema
+    from edgenets.bench.graph import schema
 
-    return schema
+    return schema()
 
 
 def _load(flatbuffer: bytes) -> Any:
@@ -553,16 +553,15 @@ def _load(flatbuffer: bytes) -> Any:
 
 
 def _pack(model: Any) -> bytes:
-    import flatbuffers
+    from edgenets.bench.graph import pack
 
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return pack(model)
 
 
 def _op_names(model: Any) -> list[str]:
-    s = _schema()
-    names = {v: k for k, v in vars(s.BuiltinOperator).items() if not k.startswith("_")}
+    from edgenets.bench.graph import op_names
+
+    names = op_names()
     return [names.get(max(c.builtinCode, c.deprecatedBuiltinCode), str(c.builtinCode)) for c in model.operatorCodes]
 
 
