@@ -15,8 +15,8 @@ Two ways XNNPACK leaves int8 work to builtin kernels, both silent in today's run
   layer whose requantisation scale ``s_in * s_w / s_out`` is 256 or more. ai-edge-litert's
   ``allocate_tensors()`` then raises "failed to create XNNPACK runtime ... failed to prepare";
   the bench runs the model on builtin kernels instead and reports the node and the scale
-  (:func:`diagnose_prepare_failure`). Measured limit (ai-edge-litert 2.3, a one-node int8 FULLY_CONNECTED):
-  255.9 prepares, 256.0 fails.
+  (:func:`diagnose_prepare_failure`). Measured limit (ai-edge-litert 2.3, a one-node int8 FULLY_CONNECTED;
+  tests/test_delegation.py checks it against the installed runtime): 255.0 prepares, 256.0 fails.
 
 Nothing here imports TensorFlow; it needs only what every runtime's interpreter offers.
 """
@@ -167,6 +167,13 @@ def diagnose_prepare_failure(interpreter: Any) -> Optional[dict]:
             "reason": f"node {int(op['index'])} ({op['op_name']}) has requantisation scale s_in*s_w/s_out = "
                       f"{scale:.4g} >= {XNNPACK_MAX_REQUANT_SCALE:g}, XNNPACK's limit (its output range is tiny "
                       f"next to its input and weights: the calibration images made this layer nearly constant)"}
+
+
+def reverted(message: str, builtin_interpreter: Any) -> dict:
+    """The record of a model the delegate failed to prepare (``message``), diagnosed on an interpreter of the
+    same model WITHOUT the delegate (allocated here): what bench's row and export's check both keep."""
+    builtin_interpreter.allocate_tensors()
+    return {"message": message, "diagnosis": diagnose_prepare_failure(builtin_interpreter)}
 
 
 def report(interpreter: Any, *, expected: Optional[str], reverted: Optional[dict] = None) -> Optional[dict]:

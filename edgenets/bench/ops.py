@@ -135,11 +135,3 @@ def interpreter_op_counts(interpreter: Any) -> Optional[dict[str, int]]:
         return None
     counts = Counter(op["op_name"] for op in details() if op.get("op_name") != "DELEGATE")
     return dict(sorted(counts.items()))
-
-
-def delegate_partitions(interpreter: Any) -> Optional[int]:
-    """How many delegate kernels the graph was split into (1 = everything ran in one partition)."""
-    details = getattr(interpreter, "_get_ops_details", None)
-    if details is None:
-        return None
-    return sum(1 for op in details() if op.get("op_name") == "DELEGATE")

@@ -23,7 +23,7 @@ from edgenets.bench import evaluate as ev
 from edgenets.bench import DEFAULT_MIN_SECONDS, DEFAULT_ROUNDS, DEFAULT_RUNS, DEFAULT_WARMUP
 from edgenets.bench.latency import LatencySession, round_budget
 from edgenets.bench.memory import PeakRss
-from edgenets.bench.ops import FlatbufferError, check_header, delegate_partitions, interpreter_op_counts, parse_op_counts
+from edgenets.bench.ops import FlatbufferError, check_header, interpreter_op_counts, parse_op_counts
 from edgenets.bench.probe import probe
 from edgenets.bench.results import collect_environment, make_document
 from edgenets.bench.runtime import DEVICES, Runtime, resolve_runtime
@@ -182,9 +182,7 @@ def _load_or_fall_back(rt: Runtime, path: Path, *, threads: int, device: str, de
     report, why_ref = attempt("cpu-ref")
     if why_ref is not None:
         raise RuntimeError(f"{why}; on builtin kernels too: {why_ref}")
-    ref = maker("cpu-ref")()
-    ref.allocate_tensors()
-    reverted = {"message": why, "diagnosis": delegation.diagnose_prepare_failure(ref)}
+    reverted = delegation.reverted(why, maker("cpu-ref")())
     if log:
         log(f"{path}: XNNPACK could not prepare this model ({why}); measuring it on builtin kernels")
     return "cpu-ref", report, reverted
@@ -288,9 +286,9 @@ def _time_rounds(timed: list[_Timed], *, rounds: int, runs: int, min_seconds: fl
         try:
             it = t.session.interpreter
             latency = t.session.block()
+            block = delegation.report(it, expected=t.expected_delegate, reverted=t.reverted)
             t.row.update(latency=latency, ops=interpreter_op_counts(it) or t.static_ops,
-                         delegate_partitions=delegate_partitions(it),
-                         delegation=delegation.report(it, expected=t.expected_delegate, reverted=t.reverted))
+                         delegate_partitions=block["partitions"] if block else None, delegation=block)
         except Exception as exc:  # noqa: BLE001 - a failed row, not a failed benchmark
             t.row.pop("latency", None)
             _fail(t.row, exc, t.static_ops, log)

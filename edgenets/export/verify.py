@@ -69,8 +69,7 @@ def predict(model: ModelSource, images_uint8: np.ndarray, *, batch_size: int = E
         # a valid model XNNPACK cannot run (e.g. a requantisation scale >= 256): it runs on builtin kernels
         builtin = True
         probe = make()
-        probe.allocate_tensors()
-        not_delegated = {"message": first_line(exc), "diagnosis": delegation.diagnose_prepare_failure(probe)}
+        not_delegated = delegation.reverted(first_line(exc), probe)
     inp, out = probe.get_input_details()[0], probe.get_output_details()[0]
     raw, info = bench_predict(make, quantize_input(images_uint8, inp, preprocessing), batch_size)
     raw = raw.reshape(len(images_uint8), -1)
