@@ -77,6 +77,6 @@ def render(result: dict) -> None:
         if bad:
             why = (bad.get("diagnosis") or {}).get("reason") or bad.get("message")
             typer.secho(f"warning: {r['file']}: XNNPACK cannot prepare this model, so it runs on builtin kernels "
-                        f"(several times slower): {why}. Fix: calibrate on images on which that layer's output varies "
+                        f"(3-5x slower on the CPU measured in docs/bench.md): {why}. Fix: calibrate on images on which that layer's output varies "
                         f"(--calib-samples), or retrain (docs/bench.md, 'NOT DELEGATED')", fg=typer.colors.YELLOW, err=True)
     typer.echo(f"written to {result['out_dir']}")
