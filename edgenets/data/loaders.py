@@ -38,10 +38,18 @@ class Dataset:
     y_test: Optional[np.ndarray] = None
     class_names: tuple[str, ...] = tuple(str(i) for i in range(NUM_CLASSES))
     source: dict = field(default_factory=dict)
+    # load_dataset's keyword arguments that shaped these arrays (color, image_size, image_shape): what
+    # config.json records so that export reloads exactly the images training saw
+    load_options: dict = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(height, width, channels) of every image."""
+        return tuple(int(d) for d in self.x_train.shape[1:])  # type: ignore[return-value]
 
 
 def _check_images(x: np.ndarray, name: str) -> np.ndarray:
