@@ -1,0 +1,58 @@
+"""Decode one image file into uint8 (H, W, C) pixels: the one reader for data sets and ``edgenets predict``.
+
+Pillow does the decoding (the ``images`` extra, also in ``device``); colour is kept unless asked
+(``color="grey"`` -> 1 channel, ``"rgb"`` -> 3; alpha is dropped, palettes expanded), and an image is
+resized with Pillow's bilinear filter when ``size`` differs from its own. Any failure is one
+``InputError`` naming the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from edgenets.errors import InputError, require
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+COLORS = ("rgb", "grey")
+GREY_MODES = {"1", "L", "LA", "I", "I;16", "F"}  # Pillow modes with one colour channel (alpha aside)
+
+
+def native_color(mode: str) -> str:
+    """"grey" for Pillow's one-channel modes, else "rgb"."""
+    return "grey" if mode in GREY_MODES else "rgb"
+
+
+def open_image(path: Path):
+    """The decoded Pillow image (loaded), or an InputError naming the file."""
+    Image = require("PIL.Image", "images", "reading image files")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im.copy()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise InputError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
+
+
+def to_array(im, *, size: Optional[tuple[int, int]] = None, color: Optional[str] = None) -> np.ndarray:
+    """A Pillow image -> uint8 (H, W, C): ``color`` "grey"/"rgb" (None: its own), resized to ``size`` (H, W)."""
+    Image = require("PIL.Image", "images", "reading image files")
+    color = color or native_color(im.mode)
+    if color not in COLORS:
+        raise InputError(f"--color must be one of {', '.join(COLORS)}. Received: {color!r}")
+    if im.mode in ("I", "I;16", "F"):  # 16-bit / float greyscale: scale to 0..255 before the 8-bit conversion
+        a = np.asarray(im, dtype=np.float64)
+        hi = a.max() if a.size and a.max() > 255 else 255.0
+        im = Image.fromarray(np.clip(a * (255.0 / hi), 0, 255).astype(np.uint8), mode="L")
+    im = im.convert("L" if color == "grey" else "RGB")
+    if size is not None and (im.height, im.width) != tuple(size):
+        im = im.resize((int(size[1]), int(size[0])), Image.BILINEAR)
+    a = np.asarray(im, dtype=np.uint8)
+    return np.ascontiguousarray(a[..., None] if a.ndim == 2 else a)
+
+
+def read_image(path: str | Path, *, size: Optional[tuple[int, int]] = None, color: Optional[str] = None) -> np.ndarray:
+    """Decode ``path`` into uint8 (H, W, C); see :func:`to_array`."""
+    return to_array(open_image(Path(path)), size=size, color=color)
