@@ -178,16 +178,19 @@ def test_image_folder_round_trip(tmp_path, sample):
     assert ds.class_names == tuple(str(i) for i in range(10))
 
 
-def test_image_folder_resizes_and_converts_to_grayscale(tmp_path):
+def test_image_folder_keeps_its_colour_and_size_unless_asked(tmp_path):
     from PIL import Image
 
     for cls in ("cat", "dog"):
         (tmp_path / cls).mkdir()
         Image.new("RGB", (56, 40), (255, 255, 255) if cls == "dog" else (0, 0, 0)).save(tmp_path / cls / "a.jpg")
     ds = load_dataset(tmp_path)
-    assert ds.x_train.shape == (2, 28, 28, 1)
+    assert ds.x_train.shape == (2, 40, 56, 3) and ds.load_options == {}
     assert ds.class_names == ("cat", "dog")
-    assert ds.x_train[0].max() <= 5 and ds.x_train[1].min() >= 250
+    grey = load_dataset(tmp_path, color="grey", image_size="28x28")
+    assert grey.x_train.shape == (2, 28, 28, 1)
+    assert grey.load_options == {"color": "grey", "image_size": [28, 28]}
+    assert grey.x_train[0].max() <= 5 and grey.x_train[1].min() >= 250
 
 
 # ----------------------------------------------------------------------------- splits
@@ -239,7 +242,7 @@ GOOD_ROW = ",".join(["3"] + ["0"] * 784)
         ("short.csv", "\n".join([GOOD_ROW, ",".join(["1"] * 700)]) + "\n", ["columns"]),
         ("words.csv", "\n".join([GOOD_ROW, ",".join(["1"] + ["0"] * 400 + ["abc"] + ["0"] * 383)]) + "\n", ["line 2", "not a number", "abc"]),
         ("nan.csv", "\n".join([GOOD_ROW, ",".join(["1"] + ["nan"] + ["0"] * 783)]) + "\n", ["line 2", "not a number"]),
-        ("label.csv", "\n".join([GOOD_ROW, ",".join(["12"] + ["0"] * 784)]) + "\n", ["line 2", "label 12 outside 0..9"]),
+        ("label.csv", "\n".join([GOOD_ROW, ",".join(["2.5"] + ["0"] * 784)]) + "\n", ["line 2", "label 2.5 is not a whole number"]),
         ("pixel.csv", "\n".join([GOOD_ROW, ",".join(["1", "300"] + ["0"] * 783)]) + "\n", ["line 2", "pixel 0 is 300"]),
         ("negative.csv", "\n".join([GOOD_ROW, ",".join(["1", "0", "-4"] + ["0"] * 782)]) + "\n", ["line 2", "pixel 1 is -4"]),
     ],
@@ -288,8 +291,8 @@ def test_corrupt_gzip_idx(tmp_path, run_cli):
     "arrays, fragment",
     [
         ({"x_train": np.zeros((2, 28, 28), np.uint8)}, "missing key(s) y_train"),
-        ({"x_train": np.zeros((2, 28, 27), np.uint8), "y_train": np.zeros(2)}, "shape"),
-        ({"x_train": np.zeros((2, 28, 28), np.uint8), "y_train": np.array([1, 10])}, "label 10 outside"),
+        ({"x_train": np.zeros((2, 28, 27, 2), np.uint8), "y_train": np.zeros(2)}, "images have shape (2, 28, 27, 2)"),
+        ({"x_train": np.zeros((2, 28, 28), np.uint8), "y_train": np.array([1, 2.5])}, "labels must be whole numbers"),
         ({"x_train": np.full((2, 28, 28), 1.5), "y_train": np.zeros(2)}, "whole numbers"),
         ({"x_train": np.zeros((2, 28, 28), np.uint8), "y_train": np.zeros(3)}, "3 labels for 2 images"),
         ({"x_train": np.zeros((2, 28, 28), np.uint8), "y_train": np.zeros(2), "x_test": np.zeros((1, 28, 28))}, "only one of"),

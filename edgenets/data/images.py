@@ -36,6 +36,21 @@ def open_image(path: Path):
         raise InputError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
 
 
+def probe_image(path: Path) -> tuple[str, tuple[int, int]]:
+    """(native colour, (H, W)) from the file's header alone (nothing decoded), or an InputError naming it."""
+    Image = require("PIL.Image", "images", "reading image files")
+    try:
+        with Image.open(path) as im:
+            return native_color(im.mode), (int(im.height), int(im.width))
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise InputError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
+
+
+def is_image_file(path: Path) -> bool:
+    """A visible file whose suffix is an image format's (what a class folder's images are)."""
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".") and path.is_file()
+
+
 def to_array(im, *, size: Optional[tuple[int, int]] = None, color: Optional[str] = None) -> np.ndarray:
     """A Pillow image -> uint8 (H, W, C): ``color`` "grey"/"rgb" (None: its own), resized to ``size`` (H, W)."""
     Image = require("PIL.Image", "images", "reading image files")
