@@ -311,3 +311,17 @@ def test_parse_size_and_shape():
 def test_builtin_unchanged_and_reloads(mnist):
     assert mnist.image_shape == (28, 28, 1) and mnist.load_options == {} and mnist.color == "grey"
     assert mnist.class_names == tuple(str(i) for i in range(10))
+
+
+def test_an_evaluation_file_with_a_token_training_split_loads(tmp_path):
+    """edgenets.remote ships bench's images as x_test beside a one-image x_train: loadable, but not trainable."""
+    from edgenets.data import check_trainable
+
+    x, y = np.zeros((20, 6, 6), np.uint8), np.arange(20) % 10
+    path = tmp_path / "eval.npz"
+    np.savez(path, x_train=x[:1], y_train=y[:1], x_test=x, y_test=y, class_names=np.array(list("abcdefghij")))
+    data = load_dataset(path)
+    assert data.num_classes == 10 and len(data.y_train) == 1
+    np.testing.assert_array_equal(data.y_test, y)
+    with pytest.raises(InputError, match="1 training image for 10 classes"):
+        check_trainable(data)
