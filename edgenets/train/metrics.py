@@ -1,4 +1,4 @@
-"""Test-set metrics from predictions (numpy, via edgenets.bench.evaluate; no TensorFlow here)."""
+"""Test-set metrics from predictions (numpy, via edgenets.inference.metrics; no TensorFlow here)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from edgenets.bench.evaluate import classification_metrics
+from edgenets.inference.metrics import classification_metrics
 
 
 def metrics_from_probabilities(y_true: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str]) -> dict:
