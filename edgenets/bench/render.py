@@ -92,16 +92,19 @@ CSV_FIELDS = (
     ("delegation", ("delegation", "status")), ("delegate_partitions", ("delegation", "partitions")),
     ("delegated_nodes", ("delegation", "delegated_nodes")), ("nodes", ("delegation", "nodes")),
 )
+# Computed columns, after the stored ones: the model's input per image ("32x32x3").
+CSV_COMPUTED = (("input_size", tables.input_size),)
 
 
 def bench_csv(doc: dict) -> str:
     env = doc["environment"]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["hostname", "cpu", "emulated", *[name for name, _ in CSV_FIELDS]])
+    writer.writerow(["hostname", "cpu", "emulated", *[name for name, _ in CSV_FIELDS], *[n for n, _ in CSV_COMPUTED]])
     for r in doc["results"]:
         writer.writerow([env.get("hostname"), env.get("cpu"), env.get("emulated") or "",
-                         *["" if (v := tables._get(r, *keys)) is None else v for _, keys in CSV_FIELDS]])
+                         *["" if (v := tables._get(r, *keys)) is None else v for _, keys in CSV_FIELDS],
+                         *["" if (v := fn(r)) is None else v for _, fn in CSV_COMPUTED]])
     return buf.getvalue()
 
 

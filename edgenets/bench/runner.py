@@ -29,6 +29,7 @@ from edgenets.bench.results import collect_environment, make_document
 from edgenets.bench.runtime import DEVICES, Runtime, resolve_runtime
 from edgenets.errors import InputError, first_line
 from edgenets.formats import PRECISIONS, precision_from_filename
+from edgenets.preprocessing import DEFAULT_PREPROCESSING, Spec
 from edgenets.preprocessing import check as check_preprocessing
 
 Log = Optional[Callable[[str], None]]
@@ -37,11 +38,16 @@ Log = Optional[Callable[[str], None]]
 # ------------------------------------------------------------------ inputs
 
 
-def load_eval_data(dataset: Any = "mnist", limit: Optional[int] = None) -> dict:
-    """Labelled uint8 images to evaluate on: the test split, or the whole source if it has none."""
+def load_eval_data(dataset: Any = "mnist", limit: Optional[int] = None, options: Optional[dict] = None) -> dict:
+    """Labelled uint8 images to evaluate on: the test split, or the whole source if it has none.
+
+    ``options``: load_dataset's keyword arguments (color, image_size, image_shape), passed only when given."""
     from edgenets.data import Dataset, load_dataset, stratified_indices
 
-    data = dataset if isinstance(dataset, Dataset) else load_dataset(dataset, quiet=True)
+    given = {k: v for k, v in (options or {}).items() if v is not None}
+    if isinstance(dataset, Dataset) and given:
+        raise InputError(f"dataset options {', '.join(given)} apply to a data set loaded from a name or path")
+    data = dataset if isinstance(dataset, Dataset) else load_dataset(dataset, quiet=True, **given)
     x, y, split = data.x_test, data.y_test, "test"
     if x is None or y is None:
         x, y, split = data.x_train, data.y_train, "all"
@@ -87,12 +93,24 @@ def model_name(path: Path, sidecar: Optional[dict]) -> str:
     return stem
 
 
-def _labels(sidecar: Optional[dict], fallback: list[str]) -> list[str]:
+def sidecar_labels(sidecar: Optional[dict]) -> Optional[list[str]]:
+    """The class names the sidecar carries ("labels", or "class_names" in older files), or None."""
     for key in ("labels", "class_names"):
         value = (sidecar or {}).get(key)
         if isinstance(value, list) and value:
             return [str(v) for v in value]
-    return fallback
+    return None
+
+
+def _labels(sidecar: Optional[dict], fallback: list[str]) -> list[str]:
+    return sidecar_labels(sidecar) or fallback
+
+
+def model_preprocessing(path: Path, sidecar: Optional[dict]) -> Spec:
+    """How pixels become this model's input: the sidecar's ``preprocessing`` (a name, or a mean-std block
+    applied exactly as recorded), pixels/255 without one; an unknown value is an InputError naming the sidecar."""
+    value = (sidecar or {}).get("preprocessing")
+    return check_preprocessing(DEFAULT_PREPROCESSING if value in (None, "") else value, f"{path.with_suffix('.json')}")
 
 
 # ------------------------------------------------------------------ one model
@@ -116,8 +134,7 @@ def _model_facts(rt: Runtime, path: Path, make: Callable[[], Any], sidecar: Opti
     it.allocate_tensors()
     inp, out = it.get_input_details()[0], it.get_output_details()[0]
     precision = (sidecar or {}).get("precision") or precision_from_filename(path) or ev.infer_precision(it)
-    preprocessing = check_preprocessing(str((sidecar or {}).get("preprocessing") or ev.DEFAULT_PREPROCESSING),
-                                        f"{path.with_suffix('.json')}")
+    preprocessing = model_preprocessing(path, sidecar)
     metrics = ev.evaluate(make, data["images"], data["labels"], preprocessing=preprocessing, make_batched=make_batched,
                           class_names=_labels(sidecar, data["class_names"]), batch=eval_batch)
     metrics["eval"].update(dataset=data["name"], split=data["split"])
@@ -379,8 +396,11 @@ def validate_options(*, device: str, runs: int, warmup: int, min_seconds: float,
 def run_bench(models: Sequence[str | Path], *, device: str = "cpu", delegate: Optional[str] = None,
               threads: Sequence[int] | str = (1,), runs: int = DEFAULT_RUNS, warmup: int = DEFAULT_WARMUP, min_seconds: float = DEFAULT_MIN_SECONDS,
               rounds: int = DEFAULT_ROUNDS, dataset: Any = "mnist", limit: Optional[int] = None, runtime: str = "auto",
-              isolate: bool = True, eval_batch: int = ev.EVAL_BATCH, profile: bool = False, log: Log = None) -> dict:
+              isolate: bool = True, eval_batch: int = ev.EVAL_BATCH, profile: bool = False, log: Log = None,
+              dataset_options: Optional[dict] = None) -> dict:
     """Benchmark ``models``; returns the results document (results.py), failures included as rows.
+
+    ``dataset_options``: load_dataset's keyword arguments for ``dataset`` (color, image_size, image_shape).
 
     Every model is loaded and evaluated first; then the latency of all (model, threads) rows is
     timed in ``rounds`` interleaved rounds, each with 1/rounds of ``runs`` and ``min_seconds``;
@@ -391,7 +411,7 @@ def run_bench(models: Sequence[str | Path], *, device: str = "cpu", delegate: Op
     thread_list = parse_threads(threads)
     validate_options(device=device, runs=runs, warmup=warmup, min_seconds=min_seconds, limit=limit, rounds=rounds)
     rt = resolve_runtime(runtime)
-    data = load_eval_data(dataset, limit)
+    data = load_eval_data(dataset, limit, dataset_options)
     start = time.perf_counter()
     results: list[dict] = []
     timed: list[_Timed] = []
@@ -418,4 +438,5 @@ def failed(doc: dict) -> list[dict]:
     return [r for r in doc["results"] if r.get("status") != "ok"]
 
 
-__all__ = ["bench_model", "failed", "load_eval_data", "model_name", "parse_threads", "read_sidecar", "run_bench"]
+__all__ = ["bench_model", "failed", "load_eval_data", "model_name", "model_preprocessing", "parse_threads", "read_sidecar",
+           "run_bench", "sidecar_labels"]

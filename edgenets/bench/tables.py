@@ -137,8 +137,16 @@ def format_range(pair: Optional[Sequence[float]]) -> Optional[str]:
     return None if not pair else f"{pair[0]:.2f}-{pair[1]:.2f}"
 
 
-SUMMARY_HEADERS = ["model", "precision", "threads", "status", "acc %", "F1", "mean us", "p50 us", "p99 us",
+SUMMARY_HEADERS = ["model", "precision", "input", "threads", "status", "acc %", "F1", "mean us", "p50 us", "p99 us",
                    "rounds ±%", "img/s", "size KiB", "mem MiB", "delegated", "error"]
+
+
+def input_size(row: dict) -> Optional[str]:
+    """The model's input per image, as "HxWxC" (e.g. "32x32x3"), from the row's input tensor; None if unknown."""
+    shape = _get(row, "input", "shape")
+    if not isinstance(shape, list) or len(shape) < 2:
+        return None
+    return "x".join(str(d) for d in shape[1:])
 
 
 def summary(results: Sequence[dict]) -> list[list]:
@@ -147,7 +155,7 @@ def summary(results: Sequence[dict]) -> list[list]:
         lat = r.get("latency") or {}
         mem = _get(r, "memory", "peak_rss_increase_bytes")
         rows.append([
-            r.get("model"), r.get("precision"), r.get("threads"), r.get("status"),
+            r.get("model"), r.get("precision"), input_size(r), r.get("threads"), r.get("status"),
             _pct(_get(r, "metrics", "accuracy")), _round(_get(r, "metrics", "f1"), 4),
             _round(lat.get("mean_us"), 1), _round(lat.get("p50_us"), 1), _round(lat.get("p99_us"), 1),
             _round(round_spread_pct(lat), 1), _round(lat.get("images_per_s"), 0),

@@ -5,18 +5,25 @@ with neither ai-edge-litert nor tflite-runtime."""
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from edgenets.bench import DEFAULT_MIN_SECONDS, DEFAULT_ROUNDS, DEFAULT_RUNS, DEFAULT_WARMUP
+from edgenets.commands.choices import Color, Device, OutputFormat, Runtime
 from edgenets.remote import DEFAULT_VENV
 
 
 def register(app: typer.Typer) -> None:
     app.command("bench")(bench)
     app.command("compare")(compare)
+
+
+def _value(choice):
+    """An Enum option's plain string (what the library, the results and `bench --remote`'s board argv take)."""
+    return choice.value if isinstance(choice, Enum) else choice
 
 
 def _emit(text: str, output: Optional[Path], render) -> None:
@@ -31,7 +38,7 @@ def _emit(text: str, output: Optional[Path], render) -> None:
 
 def bench(
     models: Annotated[list[Path], typer.Argument(help="One or more .tflite files (e.g. runs/NAME/export/*.tflite).", show_default=False)],
-    device: Annotated[str, typer.Option(help="cpu: the runtime's default CPU path (XNNPACK); cpu-ref: builtin kernels without the default delegate.")] = "cpu",
+    device: Annotated[Device, typer.Option(help="cpu: the runtime's default CPU path (XNNPACK); cpu-ref: builtin kernels without the default delegate.")] = Device.cpu,
     delegate: Annotated[Optional[str], typer.Option(help="Path of an external delegate library (GPU, Edge TPU, NPU).")] = None,
     threads: Annotated[str, typer.Option(help="Thread counts to sweep, comma-separated: one row per (model, threads).")] = "1",
     runs: Annotated[int, typer.Option(help="Timed invokes at least.")] = DEFAULT_RUNS,
@@ -39,10 +46,17 @@ def bench(
     min_seconds: Annotated[float, typer.Option(help="Time the steady state for at least this long.")] = DEFAULT_MIN_SECONDS,
     rounds: Annotated[int, typer.Option(help="Split each row's timing into N rounds, interleaved across all rows "
                                              "(same total budget), so machine drift falls on every model alike.")] = DEFAULT_ROUNDS,
-    dataset: Annotated[str, typer.Option(help="mnist, fashion-mnist or a path (test split; all of it if it has none).")] = "mnist",
+    dataset: Annotated[str, typer.Option(help="mnist, fashion-mnist or a path (test split; all of it if it has none). "
+                                               "Its images must have the model's input size (the results say it).")] = "mnist",
+    color: Annotated[Optional[Color], typer.Option(help="Load --dataset's images as rgb or grey (default: as they are), "
+                                                        "as the model was trained.", show_default=False)] = None,
+    image_size: Annotated[Optional[str], typer.Option(help="Resize --dataset's images to HxW (e.g. 32x32), as the model "
+                                                           "was trained.", show_default=False)] = None,
+    image_shape: Annotated[Optional[str], typer.Option(help="HxWxC of a CSV --dataset whose width is not a square grey "
+                                                            "image (e.g. 32x32x3).", show_default=False)] = None,
     limit: Annotated[Optional[int], typer.Option(help="Evaluate on a stratified subset of N images.")] = None,
-    runtime: Annotated[str, typer.Option(help="auto (ai-edge-litert, tflite-runtime, tensorflow), litert, tflite-runtime or tensorflow.")] = "auto",
-    fmt: Annotated[str, typer.Option("--format", help="What to print: table, json, csv or md.")] = "table",
+    runtime: Annotated[Runtime, typer.Option(help="auto tries ai-edge-litert, tflite-runtime, then tensorflow.")] = Runtime.auto,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="What to print.")] = OutputFormat.table,
     output: Annotated[Optional[Path], typer.Option(help="Also write the results here (.json, .csv or .md by suffix).")] = None,
     per_class: Annotated[bool, typer.Option("--per-class", help="Add the per-class precision/recall/F1 table.")] = False,
     profile: Annotated[bool, typer.Option("--profile", help="Also time every node (operator) of each model, after the "
@@ -80,11 +94,16 @@ def bench(
     from edgenets.bench.runner import failed, run_bench
     from edgenets.errors import EdgenetsError, InputError
 
+    device, runtime, fmt = _value(device), _value(runtime), _value(fmt)
     check_format(fmt)
     check_output(output)
+    # passed to load_dataset only when given, so a data set loads exactly as it did before these options
+    dataset_options = {k: v for k, v in (("color", _value(color)), ("image_size", image_size),
+                                         ("image_shape", image_shape)) if v is not None}
     if remote:
         return _bench_remote(models, remote, device=device, delegate=delegate, threads=threads, runs=runs, warmup=warmup,
-                             min_seconds=min_seconds, rounds=rounds, dataset=dataset, limit=limit, runtime=runtime,
+                             min_seconds=min_seconds, rounds=rounds, dataset=dataset, dataset_options=dataset_options,
+                             limit=limit, runtime=runtime,
                              fmt=fmt, output=output, per_class=per_class, profile=profile, venv=remote_venv or DEFAULT_VENV,
                              ssh_config=ssh_config, results_dir=results_dir, setup=setup, wheel=wheel,
                              wheelhouse=wheelhouse, system_site_packages=system_site_packages,
@@ -96,7 +115,7 @@ def bench(
             raise InputError(f"{flag} needs --remote HOST (it is about benching a board over SSH)")
     doc = run_bench(models, device=device, delegate=delegate, threads=threads, runs=runs, warmup=warmup,
                     min_seconds=min_seconds, rounds=rounds, dataset=dataset, limit=limit, runtime=runtime,
-                    profile=profile, log=lambda line: typer.echo(line, err=True))
+                    profile=profile, log=lambda line: typer.echo(line, err=True), dataset_options=dataset_options)
     _emit(render_bench(doc, fmt, per_class=per_class), output, lambda f: render_bench(doc, f, per_class=per_class))
     bad = failed(doc)
     if bad:
@@ -104,7 +123,8 @@ def bench(
 
 
 def _bench_remote(models: list[Path], remote: list[str], *, device: str, delegate: Optional[str], threads: str, runs: int,
-                  warmup: int, min_seconds: float, rounds: int, dataset: str, limit: Optional[int], runtime: str, fmt: str,
+                  warmup: int, min_seconds: float, rounds: int, dataset: str, dataset_options: dict, limit: Optional[int],
+                  runtime: str, fmt: str,
                   output: Optional[Path], per_class: bool, profile: bool, venv: str, ssh_config: Optional[Path],
                   results_dir: Optional[Path], setup: bool, wheel: Optional[Path], wheelhouse: Optional[Path],
                   system_site_packages: bool, remote_python: Optional[str]) -> None:
@@ -143,7 +163,12 @@ def _bench_remote(models: list[Path], remote: list[str], *, device: str, delegat
     options = fleet.BenchOptions(device=device, delegate=delegate, threads=threads, runs=runs, warmup=warmup,
                                  min_seconds=min_seconds, rounds=rounds, runtime=runtime, per_class=per_class,
                                  profile=profile)
-    upload = fleet.prepare_upload(models, dataset, limit)
+    source = dataset
+    if dataset_options:  # the board gets the images as loaded here, so it needs none of the options
+        from edgenets.data import load_dataset
+
+        source = load_dataset(dataset, quiet=True, **dataset_options)
+    upload = fleet.prepare_upload(models, source, limit)
 
     def log(line: str) -> None:
         typer.echo(line, err=True)
@@ -171,13 +196,14 @@ def _bench_remote(models: list[Path], remote: list[str], *, device: str, delegat
 
 def compare(
     files: Annotated[list[Path], typer.Argument(help="Results JSON files from `edgenets bench --output`, e.g. results/*.json.", show_default=False)],
-    fmt: Annotated[str, typer.Option("--format", help="What to print: table, json, csv or md.")] = "table",
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="What to print.")] = OutputFormat.table,
     output: Annotated[Optional[Path], typer.Option(help="Also write the merged table here (.json, .csv or .md by suffix).")] = None,
 ) -> None:
     """Merge results from several machines into one table: rows (model, precision, threads), a column group per device."""
     from edgenets.bench.render import check_format, check_output, render_compare
     from edgenets.bench.results import load
 
+    fmt = _value(fmt)
     check_format(fmt)
     check_output(output)
     docs = [(str(f), load(f)) for f in files]
