@@ -1,6 +1,6 @@
 """The device side stays light: importing edgenets and asking any command for help never imports TensorFlow,
-and `edgenets bench` / `compare` run without scikit-learn, scipy, pandas or pillow (the board install,
-`pip install "edgenets[device]"`, has none of them)."""
+and `edgenets bench` / `compare` / `predict` run without scikit-learn, scipy, pandas or pillow (the board install,
+`pip install "edgenets[device]"`, has none of them; predict needs pillow for image files only)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,8 @@ DEVICE_SIDE = ["edgenets.cli", "edgenets.data", "edgenets.formats", "edgenets.co
                "edgenets.bench.render", "edgenets.bench.evaluate", "edgenets.bench.probe", "edgenets.bench.results",
                "edgenets.bench.runtime", "edgenets.bench.tables", "edgenets.bench.latency", "edgenets.bench.ops",
                "edgenets.bench.memory", "edgenets.data.split", "edgenets.data.loaders", "edgenets.train.metrics",
-               "edgenets.export.verify"]
+               "edgenets.export.verify", "edgenets.inference.tensors", "edgenets.inference.batching",
+               "edgenets.inference.metrics", "edgenets.inference.litert", "edgenets.predict", "edgenets.commands.predict"]
 
 
 @pytest.mark.parametrize("module", DEVICE_SIDE)
@@ -159,3 +160,31 @@ def test_image_folder_on_a_light_install_is_a_one_line_install_hint(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in proc.stderr, proc.stderr
     assert 'pip install "edgenets[images]"' in lines[0]
     assert attempted and set(attempted) <= {"PIL", "PIL.Image"}, attempted
+
+
+def test_predict_runs_without_tensorflow_sklearn_scipy_pandas_pillow(tmp_path):
+    """predict on a CSV and an NPZ (no image decoding) on the board's install: nothing heavy is even tried; an
+    image file there is one line with the install hint."""
+    pytest.importorskip("ai_edge_litert")
+    pytest.importorskip("flatbuffers")
+    from tflite_builder import tiny_float_model
+
+    (tmp_path / "m").mkdir()
+    model = tiny_float_model(tmp_path / "m" / "model_float32.tflite", fixed_batch=False)
+    rng = np.random.RandomState(0)
+    images = rng.randint(0, 256, size=(20, 28, 28, 1)).astype(np.uint8)
+    np.savetxt(tmp_path / "rows.csv", images.reshape(20, -1), fmt="%d", delimiter=",")
+    np.savez(tmp_path / "images.npz", x=images)
+    out = tmp_path / "p.json"
+    proc, attempted = _run_blocked(tmp_path, "predict", str(model), str(tmp_path / "rows.csv"),
+                                   str(tmp_path / "images.npz"), "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert attempted == [], attempted
+    doc = json.loads(out.read_text())
+    top1 = [p["top"][0]["index"] for p in doc["predictions"]]
+    assert len(top1) == 40 and top1[:20] == top1[20:]
+    (tmp_path / "a.png").write_bytes(b"not opened: the hint comes first")
+    proc, attempted = _run_blocked(tmp_path, "predict", str(model), str(tmp_path / "a.png"))
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    lines = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith("INFO:")]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and 'pip install "edgenets[images]"' in lines[0]
