@@ -1,4 +1,5 @@
-"""Model zoo: golden layer tables of the reference models, every registered model builds, counts and converts.
+"""Model zoo: golden layer tables of the reference models, every registered model builds (for any input
+shape, with its documented downsampling), counts and converts.
 
 The golden numbers (per-layer output shapes and parameters) are the reference study's Keras
 summaries, copied verbatim from shared/reference/seed-architectures.json into tests/data/.
@@ -250,6 +251,164 @@ def test_cli_shows_one_model_layer_table(run_cli):
 def test_cli_unknown_model_is_one_line_exit_2(run_cli):
     assert_one_line_error(run_cli("models", "resnet50"), "unknown model 'resnet50'", "mobilenet_v2")
     assert_one_line_error(run_cli("models", "--format", "yaml"), "--format must be one of table, json")
+
+
+# ----------------------------------------------------------------------------- any input shape
+
+# Input -> (classes, expected head feature map per model): the tables in the builders' docstrings,
+# which follow edgenets.models.common's rule n = native + round(log2(min(H, W) / 28)) stride-2
+# steps, clamped to the places a model has. The 28x28x1 rows are the golden models above.
+SHAPES = {
+    (8, 8, 1): 3,  # sklearn's digits
+    (32, 32, 3): 40,
+    (96, 96, 3): 40,
+    (64, 48, 3): 3,
+    (224, 224, 3): 3,
+}
+HEAD_MAPS = {
+    "mobilenet": {(8, 8): (2, 2), (28, 28): (2, 2), (32, 32): (2, 2), (96, 96): (2, 2), (64, 48): (2, 2),
+                  (224, 224): (2, 2)},
+    "shufflenet": {(8, 8): (8, 8), (28, 28): (28, 28), (32, 32): (32, 32), (96, 96): (24, 24), (64, 48): (32, 24),
+                   (224, 224): (28, 28)},
+    "mobilenet_v2": {(8, 8): (8, 8), (28, 28): (7, 7), (32, 32): (8, 8), (96, 96): (6, 6), (64, 48): (8, 6),
+                     (224, 224): (7, 7)},
+    "shufflenet_v2": {(8, 8): (8, 8), (28, 28): (7, 7), (32, 32): (8, 8), (96, 96): (6, 6), (64, 48): (8, 6),
+                      (224, 224): (14, 14)},
+}
+
+
+@pytest.fixture(scope="module")
+def shaped():
+    """Every registered model at every SHAPES input: {(name, shape): (model, stats)}."""
+    out = {}
+    for name in list_models():
+        for shape, classes in SHAPES.items():
+            model = create_model(name, num_classes=classes, input_shape=shape)
+            out[name, shape] = model, model_stats(model)
+    return out
+
+
+def test_registration_carries_the_input_and_preprocessing(models):
+    for name in list_models():
+        info = get_model_info(name)
+        assert info.default_input == (28, 28, 1) and info.preprocessing == "pixels/255" and info.min_input == 8
+        assert info.as_dict()["default_input"] == [28, 28, 1]
+        assert tuple(models[name].input.shape) == (None, *info.default_input)  # create_model's default
+
+
+def test_registration_rejects_bad_metadata():
+    from edgenets.models import register_model
+
+    with pytest.raises(InputError, match="unknown preprocessing 'pixels/256'"):
+        register_model(name="bad", preprocessing="pixels/256")
+    with pytest.raises(ValueError, match="min_input must be an integer in 1..28"):
+        register_model(name="bad", min_input=29)
+    assert "bad" not in list_models()
+
+
+@pytest.mark.parametrize(
+    "side, steps",
+    # the rule's boundaries, from n = native + round(log2(side / 28)): 28 * 2**(k + 0.5) = 9.9, 19.8, 39.6, 79.2, 158.4
+    [(5, -2), (9, -2), (10, -1), (19, -1), (20, 0), (28, 0), (39, 0), (40, 1), (79, 1), (80, 2), (158, 2), (159, 3),
+     (224, 3), (316, 3), (317, 4)],
+)
+def test_downsampling_rule_boundaries(side, steps):
+    from edgenets.models.common import downsamplings
+
+    assert downsamplings((side, side + 100, 3), native=4, places=10) == 4 + steps  # the smaller side decides
+    assert downsamplings((side + 1000, side, 1), native=0, places=2) == min(max(steps, 0), 2)  # clamped
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_builder_docstring_states_the_tested_head_maps(name):
+    doc = " ".join((get_model_info(name).builder.__doc__ or "").split())
+    stated = {(int(h), int(w)): (int(a), int(b)) for h, w, a, b in re.findall(r"(\d+)x(\d+) -> (\d+)x(\d+)", doc)}
+    assert {(8, 8), (28, 28), (32, 32), (96, 96)} <= set(stated), stated
+    assert stated == HEAD_MAPS[name]
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_model_builds_for_any_shape_with_its_documented_head_map(shaped, models, name):
+    reference = [layer.name for layer in models[name].layers]
+    assert model_stats(models[name]).head_map == HEAD_MAPS[name][28, 28]
+    for shape, classes in SHAPES.items():
+        model, stats = shaped[name, shape]
+        assert tuple(model.output.shape) == (None, classes), shape
+        assert stats.input_shape == shape and stats.head_map == HEAD_MAPS[name][shape[:2]], shape
+        names = [layer.name for layer in model.layers]
+        assert len(set(names)) == len(names) and all(NAME_PATTERN.match(n) for n in names), names
+        assert all(getattr(layer, "groups", 1) == 1 for layer in model.layers)
+        if name in ("mobilenet", "shufflenet"):  # the study's models: strides move, the layer list stays
+            assert names == reference, shape
+        # Parameters do not depend on the size: only the stem's input channels and the classes do.
+        stem, head = model.get_layer("stem_conv"), model.get_layer("head_predictions")
+        base_stem, base_head = models[name].get_layer("stem_conv"), models[name].get_layer("head_predictions")
+        assert tuple(stem.kernel.shape) == (*base_stem.kernel.shape[:2], shape[2], base_stem.kernel.shape[3])
+        assert head.kernel.shape[0] == base_head.kernel.shape[0]
+        others = stats.params - stem.count_params() - head.count_params()
+        assert others == models[name].count_params() - base_stem.count_params() - base_head.count_params()
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_shaped_model_predicts(shaped, name):
+    model, _ = shaped[name, (64, 48, 3)]
+    x = np.random.default_rng(0).random((2, 64, 48, 3), dtype=np.float32)
+    probs = np.asarray(model(x, training=False))
+    assert probs.shape == (2, 3) and np.all(np.isfinite(probs))
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_large_inputs_cost_about_what_small_ones_do(shaped, name):
+    # Bound: MACs at 96x96x3 at most 2x those at 32x32x3. 96 is 3x the side of 32 (9x the
+    # pixels), and the rule takes two more stride-2 steps there (96 / 4 = 24 < 32), so only the
+    # layers before those steps see more positions than at 32x32. Measured: 0.66x (MobileNetV2,
+    # ShuffleNetV2), 0.93x (ShuffleNet), 1.39x (MobileNet, whose extra steps sit in blocks 1 and
+    # 3); one step short of the rule would already be ~2.3x or more.
+    small, large = shaped[name, (32, 32, 3)][1].macs, shaped[name, (96, 96, 3)][1].macs
+    assert large <= 2 * small, (large, small, large / small)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_too_small_input_names_the_model_and_minimum(name):
+    with pytest.raises(InputError) as exc:
+        create_model(name, input_shape=(7, 28, 1))
+    assert str(exc.value) == f"{name} needs an input of at least 8x8 pixels. Received: input_shape=(7, 28, 1)"
+    with pytest.raises(InputError, match=rf"^{name} needs an input of at least 8x8 pixels"):
+        get_model_info(name).builder(input_shape=(28, 4, 3))  # the builder checks too, called directly
+
+
+def test_cli_counts_the_zoo_for_an_input_shape(run_cli, shaped):
+    result = run_cli("models", "--input", "96x96x3", "--classes", "40")
+    assert result.code == 0, result.err
+    assert "MACs (96x96x3)" in result.out
+    for name in list_models():
+        model, stats = shaped[name, (96, 96, 3)]  # built with 40 classes
+        line = next(line for line in result.out.splitlines() if line.split()[:1] == [name])
+        h, w = HEAD_MAPS[name][96, 96]
+        assert f"{model.count_params():,}" in line and f"{stats.macs / 1e6:.2f} M" in line and f" {h}x{w} " in line
+
+    one = run_cli("models", "shufflenet", "--input", "64x48x3", "--classes", "3", "--format", "json")
+    assert one.code == 0, one.err
+    data = json.loads(one.out)
+    _, stats = shaped["shufflenet", (64, 48, 3)]
+    assert (data["input_shape"], data["head_map"], data["num_classes"]) == ([64, 48, 3], [32, 24], 3)
+    assert (data["params"], data["macs"]) == (stats.params, stats.macs)
+    assert (data["default_input"], data["preprocessing"], data["min_input"]) == ([28, 28, 1], "pixels/255", 8)
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["--input", "96x96"], ["--input must be HEIGHTxWIDTHxCHANNELS", "'96x96'"]),
+        (["--input", "0x5x3"], ["--input must be HEIGHTxWIDTHxCHANNELS", "'0x5x3'"]),
+        (["--input", "abc"], ["--input must be HEIGHTxWIDTHxCHANNELS", "'abc'"]),
+        (["shufflenet", "--input", "4x4x1"], ["--input 4x4x1: shufflenet needs an input of at least 8x8 pixels"]),
+        (["--classes", "1"], ["--classes must be an integer >= 2. Received: 1"]),
+    ],
+)
+def test_cli_bad_input_is_one_line_exit_2(run_cli, args, fragments):
+    assert_one_line_error(run_cli("models", *args), *fragments)
 
 
 # ----------------------------------------------------------------------------- TFLite conversion

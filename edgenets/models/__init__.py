@@ -1,8 +1,11 @@
-"""The model zoo: a registry of small CNNs for 28x28 images (no TensorFlow import until a model is built).
+"""The model zoo: a registry of small CNNs (no TensorFlow import until a model is built).
 
-``create_model(name, num_classes=10, input_shape=(28, 28, 1), **kw)`` builds a fresh Keras model;
-``list_models()`` names them; ``get_model_info(name)`` gives the description and paper;
-``model_stats(model)`` counts parameters and MACs from the layer shapes.
+``create_model(name, num_classes=10, input_shape=None, **kw)`` builds a fresh Keras model for any
+(H, W, C) input of at least the model's ``min_input`` (None: its registered ``default_input``,
+28x28x1); each model picks its number of stride-2 steps from H and W (``edgenets.models.common``).
+``list_models()`` names them; ``get_model_info(name)`` gives the description, paper, default
+input, preprocessing and smallest input; ``model_stats(model)`` counts parameters and MACs from
+the layer shapes, for the input shape the model was built for.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Parameters, multiply-accumulates (MACs) and weight size of a built Keras model.
 
 MACs are counted from each layer's configuration and its input/output shapes, for one image of
-the model's input shape (28x28 for the zoo), the convention of the MobileNet papers' "Mult-Adds":
+the model's own input shape (whatever it was built for), the convention of the MobileNet papers'
+"Mult-Adds":
 
 - Conv2D:          H_out * W_out * C_out * k_h * k_w * C_in / groups
 - DepthwiseConv2D: H_out * W_out * C_in * depth_multiplier * k_h * k_w
@@ -13,6 +14,10 @@ concatenation are memory-bound and cost a small fraction of the convolutions.
 
 ``float32_bytes`` is 4 bytes per Keras weight (trainable or not, BatchNorm statistics included):
 the size of the weights in memory, not of a .tflite file, where BatchNorm is folded away.
+
+``input_shape`` is the model's (H, W, C) and ``head_map`` the (H, W) of the last feature map
+before the global pooling (the last 4-D layer output): what the downsampling rule of
+``edgenets.models.common`` chose for that input.
 """
 
 from __future__ import annotations
@@ -38,10 +43,14 @@ class ModelStats:
     trainable_params: int
     macs: int
     float32_bytes: int
+    input_shape: tuple[Optional[int], ...] = ()
+    head_map: Optional[tuple[int, int]] = None
     layers: list[LayerStats] = field(default_factory=list)
 
     def as_dict(self, layers: bool = True) -> dict:
         out = asdict(self)
+        out["input_shape"] = list(self.input_shape)
+        out["head_map"] = None if self.head_map is None else list(self.head_map)
         if layers:
             for row in out["layers"]:
                 row["output_shape"] = list(row["output_shape"])
@@ -84,12 +93,16 @@ def model_stats(model: Any) -> ModelStats:
         )
     params = sum(r.params for r in rows)
     trainable = int(sum(prod(w.shape) for w in model.trainable_weights))
+    maps = [r.output_shape[1:3] for r in rows if len(r.output_shape) == 4 and None not in r.output_shape[1:3]]
+    inputs = getattr(model, "inputs", None) or []
     return ModelStats(
         name=model.name,
         params=params,
         trainable_params=trainable,
         macs=sum(r.macs for r in rows),
         float32_bytes=4 * params,
+        input_shape=tuple(None if d is None else int(d) for d in inputs[0].shape[1:]) if len(inputs) == 1 else (),
+        head_map=maps[-1] if maps else None,
         layers=rows,
     )
 
