@@ -711,3 +711,24 @@ def test_choices_are_listed_in_help_and_reach_the_library_as_strings(run_cli, ti
     assert doc["environment"]["device"] == "cpu-ref" and doc["environment"]["runtime"] == "litert"
     assert type(doc["results"][0]["device"]) is str  # the JSON holds the value, not "Device.cpu_ref"
     assert res.out.startswith("hostname,cpu,")
+
+
+def test_dataset_options_reach_the_loader_only_when_given(run_cli, bench_doc, tiny_models, mnist, tmp_path):
+    """--color grey turns an RGB copy of the MNIST subset back into the images bench_doc measured (equal channels
+    convert exactly), so the accuracy is the same; without it the 28x28x3 images do not fit: both shapes named."""
+    from edgenets.data import stratified_indices
+
+    idx = stratified_indices(mnist.y_test, LIMIT, seed=0)
+    rgb = np.repeat(mnist.x_test[idx], 3, axis=-1)
+    np.savez(tmp_path / "rgb.npz", x_train=rgb, y_train=mnist.y_test[idx], x_test=rgb, y_test=mnist.y_test[idx])
+    model, fast = tiny_models[("gap", "float32")], ["--runs", "5", "--warmup", "0", "--min-seconds", "0", "--rounds", "1"]
+    res = run_cli("bench", model, "--dataset", tmp_path / "rgb.npz", "--color", "grey", "--image-size", "28x28", *fast,
+                  "--output", tmp_path / "grey.json")
+    assert res.code == 0, res.err
+    row = json.loads((tmp_path / "grey.json").read_text())["results"][0]
+    assert row["metrics"]["eval"]["image_shape"] == [28, 28, 1]
+    assert row["metrics"]["accuracy"] == _rows(bench_doc, precision="float32")[0]["metrics"]["accuracy"]
+    res = run_cli("bench", model, "--dataset", tmp_path / "rgb.npz", *fast, "--output", tmp_path / "rgb.json")
+    assert res.code == 1
+    row = json.loads((tmp_path / "rgb.json").read_text())["results"][0]
+    assert row["status"] == "error" and "28x28x1" in row["error"] and "28x28x3" in row["error"], row["error"]
