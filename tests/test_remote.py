@@ -349,7 +349,7 @@ def test_remote_modules_import_no_tensorflow_nor_numpy():
     (["--remote", "nowhere.invalid", "--wheel", "x.whl"], "--wheel needs --setup"),
     (["--remote", "nowhere.invalid", "--ssh-config", "missing_config"], "--ssh-config missing_config: file not found"),
     (["--remote", "nowhere.invalid", "--runs", "0"], "--runs must be >= 1"),
-    (["--remote", "nowhere.invalid", "--runtime", "onnx"], "--runtime must be one of"),
+    (["--remote", "nowhere.invalid", "--runtime", "onnx"], "'--runtime'"),
     (["--remote", "nowhere.invalid", "--output", "fleet.yaml"], "unknown suffix"),
     (["--remote", "nowhere.invalid", "--setup", "--wheelhouse", "no_such_dir"], "--wheelhouse no_such_dir: not a folder"),
 ])
