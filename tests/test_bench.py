@@ -732,3 +732,22 @@ def test_dataset_options_reach_the_loader_only_when_given(run_cli, bench_doc, ti
     assert res.code == 1
     row = json.loads((tmp_path / "rgb.json").read_text())["results"][0]
     assert row["status"] == "error" and "28x28x1" in row["error"] and "28x28x3" in row["error"], row["error"]
+
+
+def test_labels_are_matched_to_the_model_by_class_name():
+    """A data set holding some of the model's classes, in its own order, is scored against the right outputs."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from edgenets.bench.runner import model_labels
+    from edgenets.errors import InputError
+
+    sidecar = {"labels": ["cat", "dog", "fox"]}
+    data = {"class_names": ["dog", "fox"], "labels": np.array([0, 1, 1, 0])}
+    labels, names = model_labels(Path("m.tflite"), sidecar, data)
+    assert labels.tolist() == [1, 2, 2, 1] and names == ["cat", "dog", "fox"]
+    unnamed = {"class_names": ["0", "1"], "labels": np.array([1, 0])}  # a CSV without names keeps its indices
+    assert model_labels(Path("m.tflite"), sidecar, unnamed)[0].tolist() == [1, 0]
+    with pytest.raises(InputError, match="classes owl are not among the model's 3 labels"):
+        model_labels(Path("m.tflite"), sidecar, {"class_names": ["dog", "owl"], "labels": np.array([0, 1])})

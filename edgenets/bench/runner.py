@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+import numpy as np
+
 from edgenets._io import sha256_file
 from edgenets.bench import delegation
 from edgenets.bench import evaluate as ev
@@ -102,8 +104,27 @@ def sidecar_labels(sidecar: Optional[dict]) -> Optional[list[str]]:
     return None
 
 
-def _labels(sidecar: Optional[dict], fallback: list[str]) -> list[str]:
-    return sidecar_labels(sidecar) or fallback
+def model_labels(path: Path, sidecar: Optional[dict], data: dict) -> tuple[np.ndarray, list[str]]:
+    """The data set's labels as this model's class indices, and the model's class names.
+
+    Labels are matched by class NAME: a data set holding only some of the model's classes, or holding them in
+    another order, is scored against the right output. Data whose names are the bare indices "0".."K-1" (a
+    CSV or NPZ without names) keeps its indices when the model has at least K classes. Anything else is an
+    InputError naming the classes that do not match."""
+    names = [str(c) for c in data["class_names"]]
+    labels = np.asarray(data["labels"])
+    model = sidecar_labels(sidecar)
+    if model is None or model == names:
+        return labels, model or names
+    index = {name: i for i, name in enumerate(model)}
+    if all(name in index for name in names):
+        return np.asarray([index[name] for name in names], dtype=np.int64)[labels], model
+    if names == [str(i) for i in range(len(names))] and len(names) <= len(model):
+        return labels, model
+    missing = [n for n in names if n not in index]
+    raise InputError(f"{path.with_suffix('.json')}: the data set's classes {', '.join(missing[:5])}"
+                     f"{' ...' if len(missing) > 5 else ''} are not among the model's {len(model)} labels "
+                     f"({', '.join(model[:5])}{' ...' if len(model) > 5 else ''})")
 
 
 def model_preprocessing(path: Path, sidecar: Optional[dict]) -> Spec:
@@ -135,8 +156,9 @@ def _model_facts(rt: Runtime, path: Path, make: Callable[[], Any], sidecar: Opti
     inp, out = it.get_input_details()[0], it.get_output_details()[0]
     precision = (sidecar or {}).get("precision") or precision_from_filename(path) or ev.infer_precision(it)
     preprocessing = model_preprocessing(path, sidecar)
-    metrics = ev.evaluate(make, data["images"], data["labels"], preprocessing=preprocessing, make_batched=make_batched,
-                          class_names=_labels(sidecar, data["class_names"]), batch=eval_batch)
+    labels, class_names = model_labels(path, sidecar, data)
+    metrics = ev.evaluate(make, data["images"], labels, preprocessing=preprocessing, make_batched=make_batched,
+                          class_names=class_names, batch=eval_batch)
     metrics["eval"].update(dataset=data["name"], split=data["split"])
     sample = ev.prepare_inputs(data["images"][:1], inp, preprocessing)
     return {
