@@ -132,6 +132,37 @@ def _permute_free(free: list, q: np.ndarray) -> None:
         layer.set_weights(weights)
 
 
+def _is_softmax_function(fn: Any) -> bool:
+    return getattr(fn, "__name__", "") == "softmax"
+
+
+def _is_softmax_layer(op: Any, L: Any) -> bool:
+    """A Softmax layer, an Activation("softmax") layer, or the ops.nn.Softmax operation that
+    ``keras.activations.softmax(x)`` / ``keras.ops.softmax(x)`` leave in a functional model."""
+    if isinstance(op, L.Softmax):
+        return True
+    if isinstance(op, L.Activation):
+        return _is_softmax_function(op.activation)
+    return (not isinstance(op, L.Layer) and type(op).__name__ == "Softmax"
+            and type(op).__module__.startswith("keras.") and hasattr(op, "axis"))
+
+
+def _as_functional(model: Any) -> Optional[Any]:
+    """``model`` as a functional graph the rebuild can walk, or None: a functional model as is; a
+    Sequential model as a functional model calling the same layer objects (weights shared, not copied)."""
+    keras = _keras()
+    if isinstance(model, keras.Sequential):
+        if not model.built or not getattr(model, "inputs", None):
+            return None
+        x = inp = keras.Input(shape=tuple(model.input_shape[1:]), dtype=model.inputs[0].dtype, name="image")
+        for layer in model.layers:
+            x = layer(x)
+        return keras.Model(inp, x, name=model.name)
+    if not hasattr(model, "_nodes_by_depth"):
+        return None
+    return model
+
+
 class _Rebuild:
     """Rebuild a functional Keras model node by node, applying the requested rewrites."""
 
@@ -225,10 +256,14 @@ class _Rebuild:
 
     # -- logits
     def _drop_softmax(self, node: Any, ins: list) -> Optional[_V]:
+        """The model's final softmax removed, in any of the forms Keras writes it: a Dense/Conv2D with
+        ``activation="softmax"``, a Softmax or Activation("softmax") layer, or ``keras.activations.softmax``
+        / ``keras.ops.softmax`` called in a functional model (an ``ops.nn.Softmax`` operation). Only a
+        softmax over the last axis is dropped (the class axis of a (None, K) output)."""
         L = self.keras.layers
         layer = node.operation
         act = getattr(layer, "activation", None)
-        if isinstance(layer, (L.Dense, L.Conv2D)) and getattr(act, "__name__", "") == "softmax":
+        if isinstance(layer, (L.Dense, L.Conv2D)) and _is_softmax_function(act):
             v = ins[0]
             weights = layer.get_weights()
             if v.order is not None:  # fold and drop in one go: permute the input rows too
@@ -236,11 +271,12 @@ class _Rebuild:
             _, y = self._call_cloned(layer, v.t, weights, activation="linear")
             self.softmax_dropped = f"{layer.name} (softmax activation -> linear)"
             return _V(y)
-        is_softmax_layer = isinstance(layer, L.Softmax) or (
-            isinstance(layer, L.Activation) and getattr(layer.activation, "__name__", "") == "softmax")
-        if is_softmax_layer and len(ins) == 1 and getattr(layer, "axis", -1) in (-1, None):
-            self.softmax_dropped = f"{layer.name} ({type(layer).__name__} layer removed)"
-            return ins[0]
+        if _is_softmax_layer(layer, L) and len(ins) == 1 and len(node.input_tensors) == 1:
+            rank = len(node.input_tensors[0].shape)
+            axis = getattr(layer, "axis", -1)
+            if axis is None or axis in (-1, rank - 1):
+                self.softmax_dropped = f"{layer.name} ({type(layer).__name__} {'layer' if isinstance(layer, L.Layer) else 'op'} removed)"
+                return ins[0]
         return None
 
     # -- int8 stem
@@ -492,17 +528,40 @@ def transform_keras(model: Any, *, logits: bool, fold_shuffle: bool, int8_stem: 
                     log: Any = print) -> tuple[Any, dict]:
     """A rewritten copy of ``model`` and a record of what ran: {transform: {"applied": bool, "detail": str}}.
 
-    The original model (and its weights) are never modified.
+    The original model (and its weights) are never modified. A Sequential model is walked as the
+    functional graph of its layers. A model the rebuild cannot handle (several inputs, a subclassed
+    model, a layer that fails when called again) is returned as trained, with the reason recorded for
+    every requested transform: a user's own model is exported either way.
     """
     record: dict[str, dict] = {}
     needs_rebuild = logits or fold_shuffle or int8_stem
     if not needs_rebuild:
         return model, record
-    if not hasattr(model, "_nodes_by_depth") or len(getattr(model, "inputs", None) or []) != 1:
-        reason = "not a single-input functional Keras model; exported as trained"
+    wanted = {"logits": logits, "fold_shuffle": fold_shuffle, "int8_stem": int8_stem}
+
+    def as_trained(reason: str) -> tuple[Any, dict]:
         log(f"graph transforms: {reason}")
-        wanted = {"logits": logits, "fold_shuffle": fold_shuffle, "int8_stem": int8_stem}
         return model, {name: {"applied": False, "detail": reason} for name, on in wanted.items() if on}
+
+    graph = _as_functional(model)
+    if graph is None or len(getattr(graph, "inputs", None) or []) != 1:
+        return as_trained("not a single-input functional or Sequential Keras model; exported as trained")
+    try:
+        return _transform(graph, logits=logits, fold_shuffle=fold_shuffle, int8_stem=int8_stem, log=log)
+    except Exception as exc:  # noqa: BLE001 - a layer the rebuild cannot call again: export the model untouched
+        import os
+
+        from edgenets.errors import first_line
+
+        if os.environ.get("EDGENETS_DEBUG", "").strip() not in ("", "0", "false", "no"):
+            raise
+        return as_trained(f"the model could not be rebuilt ({type(exc).__name__}: {first_line(exc)[:160]}); "
+                          f"exported as trained")
+
+
+def _transform(model: Any, *, logits: bool, fold_shuffle: bool, int8_stem: bool, log: Any) -> tuple[Any, dict]:
+    """transform_keras on a functional model; exceptions other than _CannotFold propagate."""
+    record: dict[str, dict] = {}
     rebuilt = None
     if fold_shuffle:
         job = _Rebuild(model, fold=True, logits=logits, stem=int8_stem)
@@ -529,7 +588,7 @@ def transform_keras(model: Any, *, logits: bool, fold_shuffle: bool, int8_stem: 
             record["logits"] = {"applied": True, "detail": f"final softmax dropped: {job.softmax_dropped}"}
         else:
             record["logits"] = {"applied": False, "detail": "no final softmax found; output left as trained"}
-            log("logits: no final softmax found; output left as trained")
+            log("logits: no final softmax found; output left as trained (its argmax is the class either way)")
     if int8_stem:
         if job.stem_rewritten:
             record["int8_stem"] = {"applied": True, "detail": "; ".join(job.stem_rewritten)}
