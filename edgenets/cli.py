@@ -8,7 +8,6 @@ commands stay light. Errors are handled once, in :func:`main`.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from typing import Optional
 
@@ -16,6 +15,8 @@ import typer
 
 from edgenets import __version__
 from edgenets._entry import sigterm_as_interrupt
+from edgenets._quiet import configure as quiet_third_party
+from edgenets._quiet import debug_enabled
 from edgenets.errors import EdgenetsError
 
 app = typer.Typer(
@@ -60,10 +61,6 @@ for _name in COMMAND_MODULES:
     importlib.import_module(_name).register(app)
 
 
-def debug_enabled() -> bool:
-    return os.environ.get("EDGENETS_DEBUG", "").strip() not in ("", "0", "false", "no")
-
-
 def error(message: str) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
 
@@ -73,8 +70,11 @@ def main(argv: Optional[list[str]] = None) -> None:
 
     Typer ships its own copy of click in recent releases and uses the real click in older
     ones (as on many boards), so click's exceptions are recognised by name, not by class.
+    Third-party start-up noise (TensorFlow's C++ log, LiteRT's delegate INFO line) is kept off
+    stderr unless EDGENETS_DEBUG=1 (edgenets._quiet).
     """
     sigterm_as_interrupt()
+    quiet_third_party()
     try:
         rv = app(args=argv, prog_name="edgenets", standalone_mode=False)
     except EdgenetsError as exc:

@@ -11,6 +11,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from edgenets._quiet import quiet_interpreter_class
 from edgenets.errors import InputError, MissingDependencyError, first_line
 
 DEVICES = ("cpu", "cpu-ref")
@@ -87,6 +88,7 @@ def _load(spec: RuntimeSpec) -> Runtime:
         mod = importlib.import_module(spec.module)
         interp, load_delegate = mod.Interpreter, mod.load_delegate
         resolver = getattr(mod, "OpResolverType", None)
+    interp = quiet_interpreter_class(interp)  # no "INFO: Created ... XNNPACK delegate" line on stderr
     return Runtime(spec.name, _version(spec.distribution, spec.module), spec.module, interp, load_delegate, resolver)
 
 
