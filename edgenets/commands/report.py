@@ -19,7 +19,8 @@ def report(
     bench: Annotated[Optional[list[Path]], typer.Option("--bench", help="Results JSON from `edgenets bench` (repeatable).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for index.md, index.html and the PNG plots.")] = Path("report"),
 ) -> None:
-    """Build the study report: models, training convergence, efficiency, evaluation, and the reference study beside ours."""
+    """Build the study report: the answer first (float32 vs int8, accuracy vs latency, on which CPU), then evaluation,
+    efficiency, training and the reference study beside ours; the layer tables last, collapsed."""
     from edgenets.report import build_report
 
     command = "edgenets " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["report"] else ""

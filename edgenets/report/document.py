@@ -1,4 +1,8 @@
-"""A tiny document model so the report's Markdown and HTML are two renderings of the same data."""
+"""A tiny document model so the report's Markdown and HTML are two renderings of the same data.
+
+Blocks: headings, paragraphs, code, tables, images, and :class:`Details` (blocks collapsed under a
+one-line summary: ``<details>`` in HTML, and in the Markdown too, which GitHub renders the same way).
+"""
 
 from __future__ import annotations
 
@@ -39,7 +43,15 @@ class Image:
     alt: str
 
 
-Block = Union[Heading, Paragraph, Code, Table, Image]
+@dataclass
+class Details:
+    """Blocks shown collapsed under ``summary`` until the reader opens them (long reference tables)."""
+
+    summary: str
+    blocks: list["Block"] = field(default_factory=list)
+
+
+Block = Union[Heading, Paragraph, Code, Table, Image, Details]
 
 
 @dataclass
@@ -60,11 +72,11 @@ def _cell(value: Any, floatfmt: str) -> str:
     return str(value)
 
 
-def to_markdown(doc: Document, base: Path) -> str:
+def _markdown_blocks(blocks: Sequence[Block], base: Path) -> list[str]:
     from tabulate import tabulate
 
-    out = [f"# {doc.title}", ""]
-    for b in doc.blocks:
+    out: list[str] = []
+    for b in blocks:
         if isinstance(b, Heading):
             out += ["#" * b.level + " " + b.text, ""]
         elif isinstance(b, Paragraph):
@@ -78,6 +90,16 @@ def to_markdown(doc: Document, base: Path) -> str:
             out += [tabulate(rows, headers=list(b.headers), tablefmt="github", disable_numparse=True), ""]
         elif isinstance(b, Image):
             out += [f"![{b.alt}]({Path(b.path).relative_to(base).as_posix()})", ""]
+        elif isinstance(b, Details):
+            # GitHub renders Markdown inside <details> when blank lines separate it from the tags
+            out += ["<details>", f"<summary>{_inline(b.summary)}</summary>", ""]
+            out += _markdown_blocks(b.blocks, base)
+            out += ["</details>", ""]
+    return out
+
+
+def to_markdown(doc: Document, base: Path) -> str:
+    out = [f"# {doc.title}", ""] + _markdown_blocks(doc.blocks, base)
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -94,6 +116,7 @@ th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}
 th{background:#f3f3f3} td.n{text-align:right;font-variant-numeric:tabular-nums}
 img{max-width:100%;margin:0.5em 0 1.5em} pre{background:#f6f6f6;padding:0.8em;overflow-x:auto}
 caption{caption-side:top;text-align:left;font-style:italic;padding-bottom:4px}
+details{margin:0.5em 0} summary{cursor:pointer;font-weight:600;padding:2px 0}
 """
 
 
@@ -105,12 +128,9 @@ def _numeric(text: str) -> str:
         return ""
 
 
-def to_html(doc: Document) -> str:
-    """A self-contained page: the PNGs are embedded as data URIs, so the file can be mailed or archived."""
-    out = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
-           f"<title>{html.escape(doc.title)}</title><style>{_CSS}</style></head><body>",
-           f"<h1>{html.escape(doc.title)}</h1>"]
-    for b in doc.blocks:
+def _html_blocks(blocks: Sequence[Block]) -> list[str]:
+    out: list[str] = []
+    for b in blocks:
         if isinstance(b, Heading):
             out.append(f"<h{b.level}>{html.escape(b.text)}</h{b.level}>")
         elif isinstance(b, Paragraph):
@@ -129,5 +149,18 @@ def to_html(doc: Document) -> str:
         elif isinstance(b, Image):
             data = base64.b64encode(Path(b.path).read_bytes()).decode("ascii")
             out.append(f'<img alt="{html.escape(b.alt)}" src="data:image/png;base64,{data}">')
+        elif isinstance(b, Details):
+            out.append(f"<details><summary>{_inline(b.summary)}</summary>")
+            out += _html_blocks(b.blocks)
+            out.append("</details>")
+    return out
+
+
+def to_html(doc: Document) -> str:
+    """A self-contained page: the PNGs are embedded as data URIs, so the file can be mailed or archived."""
+    out = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
+           f"<title>{html.escape(doc.title)}</title><style>{_CSS}</style></head><body>",
+           f"<h1>{html.escape(doc.title)}</h1>"]
+    out += _html_blocks(doc.blocks)
     out.append("</body></html>")
     return "\n".join(out) + "\n"

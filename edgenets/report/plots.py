@@ -58,7 +58,8 @@ def latency_cdf(series: Sequence[dict], path: Path) -> Path:
 def accuracy_vs_latency(points: Sequence[dict], path: Path) -> Path:
     """Scatter: x = mean latency (µs), y = test accuracy (%); one point per model, precision and device.
 
-    Colour = model (and device), marker = precision, so a model's float and int8 twins are one colour."""
+    Colour = model (and device), marker = precision, so a model's float and int8 twins are one colour.
+    A point's optional ``input`` (e.g. "32x32x3") is shown in its legend entry."""
     fig, ax = _figure((7.5, 4.6))
     markers = {"float32": "o", "float16": "s", "dynamic": "^", "int8": "D"}
     where = [f" ({p['device']})" if p.get("device") else "" for p in points]
@@ -66,7 +67,8 @@ def accuracy_vs_latency(points: Sequence[dict], path: Path) -> Path:
     for p, w in zip(points, where):
         # a legend, not text beside each point: close points (float vs int8 of one model) overlap
         ax.scatter(p["mean_us"], 100 * p["accuracy"], marker=markers.get(p["precision"], "x"), s=50,
-                   color=colors[p["model"] + w], label=f"{p['model']} {p['precision']}{w}")
+                   color=colors[p["model"] + w],
+                   label=f"{p['model']} {p['precision']}" + (f", {p['input']}" if p.get("input") else "") + w)
     ax.set_xscale("log")
     ax.set_xlabel("mean single-image latency (µs, log scale)")
     ax.set_ylabel("test accuracy (%)")
