@@ -271,3 +271,16 @@ def test_report_without_bench_results_says_so_first(colour_study, tmp_path):
     assert summary.startswith("No `edgenets bench` results were given") and "`colour` (43.21 %)" in summary
     assert "accuracy Δ pp" not in md and "## 1. Evaluation on the untouched test set" in md
     assert md.index("## 1. Evaluation") < md.index("<details>") and "MACs per 32x32x3 image" in md
+
+
+def test_report_spells_out_a_mean_std_preprocessing(tmp_path):
+    from edgenets.preprocessing import describe
+    from edgenets.report import build_report
+
+    spec = {"name": "mean-std", "mean": [0.49, 0.48, 0.45], "std": [0.25, 0.24, 0.26]}
+    run = _run_dir(tmp_path, "cifar", shape=(32, 32, 3), preprocessing=spec)
+    (run / "metrics.json").write_text(json.dumps({"test": dict.fromkeys(METRIC_KEYS, 0.5), "training": {"params": 99}}))
+    md = open(build_report([run], [], tmp_path / "r")["markdown"], encoding="utf-8").read()
+    assert f"Inputs: `cifar` takes 32x32x3 images, preprocessed as {describe(spec)}." in md.split("\n\n")[1]
+    assert re.search(r"\| cifar +\| Keras float +\|[^\n]*\| 32x32x3, mean-std +\|", md)  # the evaluation table
+    assert re.search(rf"\| cifar +\| tiny +\| 32x32x3 +\| {re.escape(describe(spec))} +\| 99 ", md)  # models: in full
