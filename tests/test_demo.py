@@ -55,8 +55,9 @@ def test_report_has_every_section_plot_and_the_measured_numbers(demo):
     report = out / "report"
     md = (report / "index.md").read_text()
     html = (report / "index.html").read_text()
-    for section in ("1. Models and complexity", "2. Training convergence", "3. Computational efficiency",
-                    "4. Evaluation on the untouched test set", "5. Beside the reference study"):
+    for section in ("1. The answer: float32 vs int8, accuracy vs latency", "2. Evaluation on the untouched test set",
+                    "3. Computational efficiency", "4. Training convergence", "5. Beside the reference study",
+                    "6. Models and complexity"):
         assert section in md and section in html
     pngs = {p.name for p in report.glob("*.png")}
     assert pngs == {"mobilenet-curves.png", "mobilenet-confusion.png", "shufflenet-curves.png",

@@ -29,9 +29,12 @@ def make_interpreter(model: ModelSource, num_threads: int = 1, builtin: bool = F
     kwargs: dict[str, Any] = {"num_threads": num_threads}
     if builtin:
         kwargs["experimental_op_resolver_type"] = litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    from edgenets._quiet import quiet_interpreter_class
+
+    cls = quiet_interpreter_class(litert.Interpreter)  # LiteRT's "Created ... XNNPACK delegate" INFO line
     if isinstance(model, (bytes, bytearray)):
-        return litert.Interpreter(model_content=bytes(model), **kwargs)
-    return litert.Interpreter(model_path=str(model), **kwargs)
+        return cls(model_content=bytes(model), **kwargs)
+    return cls(model_path=str(model), **kwargs)
 
 
 def load_with_fallback(make: Callable[[bool], Any]) -> tuple[Callable[[], Any], Any, Optional[dict]]:
