@@ -165,7 +165,8 @@ def test_accuracies_are_right_and_int8_is_close_to_float(exported, tiny_run, mni
     model = keras.models.load_model(tiny_run / "model.keras")
     float_acc = accuracy_score(mnist.y_test, model.predict(mnist.x_test / 255.0, verbose=0).argmax(1))
     assert exported["keras_float_accuracy"] == pytest.approx(float_acc)
-    assert exported["evaluated_on"] == {"split": "test", "images": 10000, "runtime": "ai_edge_litert"}
+    assert exported["evaluated_on"] == {"split": "test", "images": 10000, "runtime": "ai_edge_litert",
+                                        "detail": "the test split of mnist"}
     by_name = {r["precision"]: r for r in exported["models"]}
     for name in ("float32", "int8"):
         raw, _ = _batch1_outputs(tiny_run / "export" / f"model_{name}.tflite", mnist.x_test)
@@ -283,6 +284,51 @@ def test_calibration_draws_only_from_the_training_split(mnist):
     assert not (cal_p.images == 255).all(axis=(1, 2, 3)).any()
     no_test = Dataset("no-test", mnist.x_train, mnist.y_train)
     np.testing.assert_array_equal(draw(no_test, 500, seed=SEED, val_split=VAL_SPLIT).indices, cal.indices)
+
+
+def test_calibration_size_defaults_to_what_the_data_has():
+    """No --calib-samples: 500, or all of a smaller training split, and the summary says which; an explicit
+    number the split cannot give is one error naming the limit."""
+    from edgenets.data import Dataset
+    from edgenets.errors import InputError
+    from edgenets.export.calibrate import DEFAULT_SAMPLES, draw
+
+    y = np.arange(450) % 3
+    small = Dataset("rgb", np.zeros((450, 4, 4, 3), np.uint8), y, class_names=("a", "b", "c"))
+    cal = draw(small, None, seed=SEED, val_split=VAL_SPLIT)
+    assert DEFAULT_SAMPLES == 500 and cal.info["count"] == 405 and cal.info["requested"] is None
+    assert cal.summary == "calibration: 405 images (all of the training split; default 500)"
+    assert cal.info["per_class"] == [135, 135, 135]
+    with pytest.raises(InputError, match=r"^--calib-samples must be <= 405 \(the training split of rgb\). Received: 406$"):
+        draw(small, 406, seed=SEED, val_split=VAL_SPLIT)
+    big = Dataset("big", np.zeros((1000, 4, 4, 1), np.uint8), np.arange(1000) % 10)
+    assert draw(big, None, seed=SEED, val_split=0.0).summary == "calibration: 500 images (default; of 1000 training images)"
+    assert draw(big, 20, seed=SEED, val_split=0.0).summary == "calibration: 20 images (--calib-samples; of 1000 training images)"
+
+
+def test_calibration_draws_every_class_where_a_stratified_split_cannot():
+    """sklearn's stratified draw needs two images per class and room for every class on both sides; where it
+    cannot run, one image of every class comes first (n >= classes), or n different classes (n < classes)."""
+    from edgenets.data import stratified_indices
+    from edgenets.export.calibrate import EVERY_CLASS, STRATIFIED, select
+
+    y = np.repeat(np.arange(10), 50)
+    got, method = select(y, 100, seed=3)
+    assert method == STRATIFIED
+    np.testing.assert_array_equal(got, stratified_indices(y, 100, seed=3))  # published draws unchanged
+
+    few = np.array([0, 1, 1, 2, 2, 2, 3, 3, 3, 3, 4, 5, 5])  # classes of 1-4 images
+    for n in (6, 8, 12):
+        got, method = select(few, n, seed=0)
+        assert method == EVERY_CLASS and len(got) == n and len(np.unique(got)) == n
+        assert set(few[got]) == set(range(6)), n  # every class represented
+        np.testing.assert_array_equal(got, np.sort(got))
+        np.testing.assert_array_equal(select(few, n, seed=0)[0], got)  # seeded
+    got, _ = select(y, 4, seed=1)  # fewer images than classes: four different classes
+    assert len(got) == 4 and len(set(y[got])) == 4
+    assert not np.array_equal(select(y, 4, seed=2)[0], got)
+    got, method = select(few, len(few), seed=0)
+    np.testing.assert_array_equal(got, np.arange(len(few)))
 
 
 # ---------------------------------------------------------------- the CLI and the quality gate

@@ -23,7 +23,7 @@ import numpy as np
 from edgenets._io import keras_verbose
 from edgenets.errors import EdgenetsError, InputError, first_line, require
 from edgenets.formats import IO_TYPES, get_precision
-from edgenets.preprocessing import DEFAULT_PREPROCESSING, preprocess
+from edgenets.preprocessing import DEFAULT_PREPROCESSING, Spec, preprocess
 from edgenets.preprocessing import check as check_preprocessing
 
 _PURPOSE = "edgenets export"
@@ -58,11 +58,12 @@ def quiet_native_logs() -> Iterator[None]:
 
 
 def representative_dataset(images: np.ndarray, *, progress: bool = True,
-                           preprocessing: str = DEFAULT_PREPROCESSING) -> Callable[[], Iterator[list]]:
+                           preprocessing: Spec = DEFAULT_PREPROCESSING) -> Callable[[], Iterator[list]]:
     """A converter-ready factory: yields ``[float32 (1,H,W,C)]`` one calibration image at a time.
 
     ``images`` are uint8 pixels, as the data layer stores them; ``preprocessing`` must be the one
-    the model was trained with (config.json "preprocessing"), so calibration sees real input ranges.
+    the model was trained with (config.json "preprocessing": a name or a mean-std block), so
+    calibration sees real input ranges.
     """
     check_preprocessing(preprocessing)
     images = np.asarray(images)
@@ -85,7 +86,7 @@ def representative_dataset(images: np.ndarray, *, progress: bool = True,
 
 
 def _configure(converter: Any, precision: str, representative: Optional[np.ndarray], io_type: str,
-               progress: bool, preprocessing: str) -> None:
+               progress: bool, preprocessing: Spec) -> None:
     """Set the converter options that define each precision (the table in edgenets.formats)."""
     tf = _tf()
     if precision == "float32":
@@ -126,10 +127,19 @@ def _validate(precision: str, io_type: str) -> None:
 
 
 @contextlib.contextmanager
-def saved_model(model: Any, batch_size: int = 1) -> Iterator[str]:
-    """Export ``model`` to a temporary SavedModel with a fixed-batch input signature; yield its path."""
+def saved_model(model: Any, batch_size: int = 1, image_shape: Optional[tuple] = None) -> Iterator[str]:
+    """Export ``model`` to a temporary SavedModel with a fixed-batch input signature; yield its path.
+
+    ``image_shape`` (H, W, C) fixes the input's size where the model leaves it open (``None`` height
+    or width: a fully convolutional model), so the converted graph has static shapes.
+    """
     tf = _tf()
-    shape = [batch_size, *[int(d) for d in model.input_shape[1:]]]
+    dims = list(model.input_shape[1:])
+    if image_shape is not None:
+        dims = [int(s) if d is None else int(d) for d, s in zip(dims, image_shape)]
+    if any(d is None for d in dims):
+        raise InputError(f"the model's input shape {tuple(model.input_shape)} has open dimensions; give the image size")
+    shape = [batch_size, *[int(d) for d in dims]]
     with tempfile.TemporaryDirectory(prefix="edgenets-savedmodel-") as tmp:
         try:
             model.export(tmp, format="tf_saved_model", verbose=False,
@@ -140,7 +150,7 @@ def saved_model(model: Any, batch_size: int = 1) -> Iterator[str]:
 
 
 def make_converter(saved_model_dir: str, precision: str, *, representative: Optional[np.ndarray] = None,
-                   io_type: str = "int8", progress: bool = True, preprocessing: str = DEFAULT_PREPROCESSING) -> Any:
+                   io_type: str = "int8", progress: bool = True, preprocessing: Spec = DEFAULT_PREPROCESSING) -> Any:
     """A ``TFLiteConverter`` configured for ``precision`` (also what the quantisation debugger needs)."""
     _validate(precision, io_type)
     converter = _tf().lite.TFLiteConverter.from_saved_model(saved_model_dir)
@@ -150,7 +160,7 @@ def make_converter(saved_model_dir: str, precision: str, *, representative: Opti
 
 def convert_saved_model(saved_model_dir: str, precision: str, *, representative: Optional[np.ndarray] = None,
                         io_type: str = "int8", progress: bool = True,
-                        preprocessing: str = DEFAULT_PREPROCESSING) -> bytes:
+                        preprocessing: Spec = DEFAULT_PREPROCESSING) -> bytes:
     """Like :func:`to_tflite`, from a SavedModel made by :func:`saved_model` (export it once, convert many)."""
     converter = make_converter(saved_model_dir, precision, representative=representative, io_type=io_type,
                                progress=progress, preprocessing=preprocessing)
@@ -162,7 +172,7 @@ def convert_saved_model(saved_model_dir: str, precision: str, *, representative:
 
 
 def to_tflite(model: Any, precision: str, *, representative: Optional[np.ndarray] = None,
-              io_type: str = "int8", progress: bool = True, preprocessing: str = DEFAULT_PREPROCESSING) -> bytes:
+              io_type: str = "int8", progress: bool = True, preprocessing: Spec = DEFAULT_PREPROCESSING) -> bytes:
     """Convert a Keras model (float32 input, batch 1) to a TFLite flatbuffer.
 
     ``precision`` is a name from :data:`edgenets.formats.PRECISIONS`; ``representative`` (uint8

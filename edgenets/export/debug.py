@@ -18,7 +18,7 @@ import numpy as np
 
 from edgenets._io import atomic_path
 from edgenets.export.convert import make_converter, quiet_native_logs, representative_dataset
-from edgenets.preprocessing import DEFAULT_PREPROCESSING
+from edgenets.preprocessing import DEFAULT_PREPROCESSING, Spec
 
 DEBUG_TOP = 10  # layers printed by the CLI; the CSV has them all
 
@@ -39,7 +39,7 @@ def _layer_names(tensor_name: str) -> str:
 
 
 def quantization_report(saved_model_dir: str, calibration_images: np.ndarray, *,
-                        debug_samples: int = 100, preprocessing: str = DEFAULT_PREPROCESSING) -> list[dict]:
+                        debug_samples: int = 100, preprocessing: Spec = DEFAULT_PREPROCESSING) -> list[dict]:
     """Rows, worst first (by RMSE / scale), one per quantised op of the full-integer model.
 
     ``saved_model_dir`` comes from :func:`edgenets.export.convert.saved_model`; the debug model is
