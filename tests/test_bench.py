@@ -751,3 +751,13 @@ def test_labels_are_matched_to_the_model_by_class_name():
     assert model_labels(Path("m.tflite"), sidecar, unnamed)[0].tolist() == [1, 0]
     with pytest.raises(InputError, match="classes owl are not among the model's 3 labels"):
         model_labels(Path("m.tflite"), sidecar, {"class_names": ["dog", "owl"], "labels": np.array([0, 1])})
+
+
+def test_model_name_of_a_user_keras_export_is_the_keras_files_stem():
+    from pathlib import Path
+
+    from edgenets.bench.runner import model_name
+
+    side = {"source": {"kind": "keras", "model": "colour_cnn", "model_keras": "/x/colour_cnn.keras"}}
+    assert model_name(Path("/x/colour_cnn_export/model_int8.tflite"), side) == "colour_cnn"
+    assert model_name(Path("/r/run1/export/model_int8.tflite"), {"source": {"run_dir": "/r/run1"}}) == "run1"

@@ -78,10 +78,13 @@ def read_sidecar(model_path: Path) -> Optional[dict]:
 
 def model_name(path: Path, sidecar: Optional[dict]) -> str:
     """A name to pair float and int8 files of the same model: the run it was exported from (the sidecar's
-    source.run_dir, which survives copying the files to a board), else the file / run folder name."""
+    source.run_dir, which survives copying the files to a board), the user's .keras file for `export
+    MODEL.keras`, else the file / run folder name."""
     source = (sidecar or {}).get("source")
     if isinstance(source, dict) and isinstance(source.get("run_dir"), str) and Path(source["run_dir"]).name:
         return Path(source["run_dir"]).name
+    if isinstance(source, dict) and source.get("kind") == "keras" and isinstance(source.get("model"), str) and source["model"]:
+        return source["model"]  # `edgenets export MODEL.keras`: the .keras file's stem
     stem = path.stem
     for name in PRECISIONS:
         if stem.endswith("_" + name):
