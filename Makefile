@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 EDGENETS := $(VENV)/bin/edgenets
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# make test runs the suite in two pytest-xdist workers, whole files per worker (module fixtures are built once):
+# on 2 cores the serial run used one core on average. PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 2
 # The emulated Raspberry Pi OS boards (board/build.py): tests/boards.py finds them here too.
 BOARD_DIR ?= .board
 export BOARD_DIR
@@ -23,10 +26,10 @@ install: $(STAMP)
 # them first (`make board` in .ci/run), so there a board that cannot be built fails the run.
 test: $(STAMP)
 	@$(MAKE) --no-print-directory board || echo "note: the emulated boards could not be built (see above); their tests will skip"
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=20 $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
 # The main job on a short default (200 s on 2 cores once installed, measured with `time make demo`, 2026-11-30): train the reference
 # MobileNet and ShuffleNet, export float32 + int8, bench both, print the float-vs-int8 table and write
