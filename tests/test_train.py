@@ -230,26 +230,40 @@ def test_online_augmentation_is_seeded_shift_and_darken(mnist_small):
     assert 10 < n_darkened < 54  # about half are darkened
 
 
-def test_pipeline_scales_pixels_as_the_preprocessing_table_says(mnist_small):
-    """Training feeds what export calibrates on and bench measures with: config.json's preprocessing."""
-    from edgenets.preprocessing import preprocess
+@pytest.mark.parametrize("choice", ["pixels/255", "mean-std"])
+def test_pipeline_scales_pixels_as_the_preprocessing_table_says(mnist_small, choice):
+    """Training feeds what export calibrates on and bench measures with: config.json's preprocessing.
+
+    pixels/255 on MNIST, and mean-std (computed on the images, per channel) on 3-channel images.
+    """
+    from edgenets.preprocessing import preprocess, resolve
     from edgenets.train.pipeline import eval_dataset, train_dataset
-    from edgenets.train.run import PREPROCESSING
 
     x, y = mnist_small.x_train[:300], mnist_small.y_train[:300]
-    expected = preprocess(x, PREPROCESSING)
-    evaluated = np.concatenate([b.numpy() for b, _ in eval_dataset(x, y, batch_size=128)])
+    if choice == "mean-std":  # three different channels out of the digits: the image, its negative, a ramp
+        ramp = np.broadcast_to(np.arange(28, dtype=np.uint8)[None, :, None] * 9, x.shape)
+        x = np.concatenate([x, 255 - x, ramp], axis=-1)
+    spec = resolve(choice, x)
+    if choice == "mean-std":
+        assert len(spec["mean"]) == 3 and len(set(spec["mean"])) == 3
+    expected = preprocess(x, spec)
+    evaluated = np.concatenate([b.numpy() for b, _ in eval_dataset(x, y, batch_size=128, preprocessing=spec)])
     np.testing.assert_allclose(evaluated, expected, rtol=1e-6, atol=0)
+    if choice == "mean-std":  # the same float32 operations in the same order: equal to the bit
+        np.testing.assert_array_equal(evaluated, expected)
     # the un-augmented training batches are the same images, in a shuffled order
-    batches = list(train_dataset(x, y, batch_size=100, seed=3, augment=False, initial_epoch=0, epochs=1))
+    batches = list(train_dataset(x, y, batch_size=100, seed=3, augment=False, initial_epoch=0, epochs=1,
+                                 preprocessing=spec))
     trained = np.concatenate([b.numpy() for b, _ in batches])
     labels = np.concatenate([lab.numpy() for _, lab in batches])
     where = {}  # pixel bytes -> indices of the source images (MNIST has a few exact duplicates)
     for i, img in enumerate(x):
         where.setdefault(img.tobytes(), []).append(i)
     used = []
+    to_pixels = (lambda a: a * 255) if choice == "pixels/255" else \
+        (lambda a: (a * np.float32(spec["std"]) + np.float32(spec["mean"])) * 255)
     for img, label in zip(trained, labels):
-        i = where[np.round(img * 255).astype(np.uint8).tobytes()].pop()
+        i = where[np.round(to_pixels(img)).astype(np.uint8).tobytes()].pop()
         np.testing.assert_allclose(img, expected[i], rtol=1e-6, atol=0)
         assert label == y[i]
         used.append(i)
