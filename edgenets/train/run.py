@@ -1,7 +1,23 @@
 """``train_run``: one training run from settings to a complete run directory.
 
-Order of work: validate every argument, load the data, and only then create the run directory,
-so a bad argument or an unreadable data set leaves nothing behind. See docs/training.md.
+The steps, each a function below, in the order ``train_run`` calls them:
+
+1. :func:`~edgenets.train.settings.resolve_settings` -- validate every argument (or read a resumed
+   run's config.json) and fill the unset ones from the recipe;
+2. :func:`load_data` -- the data set, loaded with its options (a resumed run: the saved ones);
+3. :func:`~edgenets.train.splits.make_splits` -- train / validation / test, seeded, stratified where
+   the classes allow;
+4. :func:`training_set` -- the seed augmentation's copies, and a default batch size fitted to the data;
+5. :func:`resolve_preprocessing` -- mean-std from the training split (a resumed run keeps its own);
+6. :func:`prepare_run_dir` -- create (or ``--force`` replace) the run directory;
+7. :func:`write_config` -- config.json, through :mod:`edgenets.runconfig`;
+8. :func:`build_model` -- for the data's image shape and class count, compiled with the recipe;
+9. :func:`fit` -- the epochs, each checkpointed (edgenets/train/loop.py);
+10. :func:`evaluate` -- test and perturbed-test metrics of the best epoch -> metrics.json;
+11. :func:`write_plots` -- curves.png and confusion.png.
+
+Nothing is written before step 6, so a bad argument or an unreadable data set leaves nothing
+behind. See docs/training.md.
 """
 
 from __future__ import annotations
@@ -11,93 +27,100 @@ import platform
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from edgenets import _io
-from edgenets.data import Dataset, load_dataset, stratified_indices, train_val_split
+from edgenets import _io, runconfig
+from edgenets.data import Dataset, load_dataset
 from edgenets.errors import InputError, require
-from edgenets.preprocessing import DEFAULT_PREPROCESSING
+from edgenets.preprocessing import DEFAULT_PREPROCESSING, Spec
+from edgenets.preprocessing import describe as describe_preprocessing
+from edgenets.preprocessing import resolve as resolve_spec
 from edgenets.train import augment as aug
-from edgenets.train.loop import read_state, recorder, restore
+from edgenets.train.loop import recorder, restore
 from edgenets.train.metrics import metrics_from_probabilities
-from edgenets.train.recipes import AUGMENTATIONS, Recipe, apply_to_model, build_optimizer, get_recipe
+from edgenets.train.pipeline import steps_per_epoch
+from edgenets.train.recipes import MIN_STEPS_PER_EPOCH, apply_to_model, batch_size_for, build_optimizer
+from edgenets.train.settings import Plan, Settings, as_json, data_options, default_name, resolve_settings
+from edgenets.train.splits import Splits, make_splits
 
-PREPROCESSING = DEFAULT_PREPROCESSING  # pipeline.SCALE implements it (tests check they agree)
-INPUT_SHAPE = (28, 28, 1)
+__all__ = ["Plan", "Settings", "Splits", "default_name", "make_splits", "resolve_settings", "train_run"]
 
-
-@dataclass
-class Settings:
-    """Everything that determines a run (config.json stores it; --resume reads it back)."""
-
-    model: str
-    dataset: str
-    recipe: str
-    epochs: int
-    batch_size: int
-    augment: str
-    val_split: float
-    seed: int
-    limit: Optional[int]
+Log = Callable[[str], None]
 
 
-def _resolve(model, dataset, recipe, epochs, batch_size, augment, val_split, seed, limit) -> tuple[Settings, Recipe]:
-    """Validate at the door (argument named), fill unset values from the recipe."""
-    from edgenets.models import get_model_info
+# ------------------------------------------------------------------ 2. data
 
-    rec = get_recipe(recipe)
-    get_model_info(model)  # the registry's own "unknown model ... choose one of" error
-    epochs = rec.epochs if epochs is None else epochs
-    batch_size = rec.batch_size if batch_size is None else batch_size
-    augment = rec.augment if augment is None else augment
-    if epochs <= 0:
-        raise InputError(f"--epochs must be > 0. Received: {epochs}")
-    if batch_size <= 0:
-        raise InputError(f"--batch-size must be > 0. Received: {batch_size}")
-    if not 0.0 < val_split < 1.0:
-        raise InputError(f"--val-split must be between 0 and 1 (exclusive). Received: {val_split}")
-    if limit is not None and limit <= 0:
-        raise InputError(f"--limit must be > 0. Received: {limit}")
-    if augment not in AUGMENTATIONS:
-        raise InputError(f"--augment: unknown augmentation {augment!r}: choose one of {', '.join(AUGMENTATIONS)}")
-    if not 0 <= seed < 2**32:
-        raise InputError(f"--seed must be between 0 and 2**32 - 1. Received: {seed}")
-    return Settings(model, str(dataset), rec.name, int(epochs), int(batch_size), augment, float(val_split),
-                    int(seed), None if limit is None else int(limit)), rec
+def load_data(plan: Plan, given: Optional[Dataset], *, quiet: bool) -> Dataset:
+    """Step 2: the data set as given, or loaded with the run's data options; a resumed run's data must
+    still have the shape and classes its model was built for."""
+    if given is not None:
+        data = given
+    elif plan.resumed is not None:
+        data = plan.resumed.load_data(quiet=quiet)
+    else:
+        data = load_dataset(plan.settings.dataset, quiet=quiet, **plan.data_options)
+    if plan.resumed is not None:
+        saved = plan.resumed
+        if tuple(data.image_shape) != tuple(saved.input_shape) or data.num_classes != saved.num_classes:
+            raise InputError(f"{plan.settings.dataset}: now {_shape_text(data.image_shape)} images in "
+                             f"{data.num_classes} classes, but {plan.run_dir} was trained on "
+                             f"{_shape_text(saved.input_shape)} in {saved.num_classes}")
+    return data
 
 
-def _resume_settings(run_dir: Path, overrides: dict) -> Settings:
-    """The run's own settings; --epochs may grow, any other differing setting is an error."""
-    path = run_dir / "config.json"
-    if not path.is_file():
-        raise InputError(f"--resume {run_dir}: not a run directory (no config.json)")
-    try:
-        saved = _io_json(path)["settings"]
-        settings = Settings(**saved)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"{path}: not a config.json written by edgenets train ({exc})") from None
-    for key, value in overrides.items():
-        if value is None or key == "epochs":
-            continue
-        if value != getattr(settings, key):
-            raise InputError(f"--{key.replace('_', '-')}: a resumed run keeps its settings "
-                             f"({getattr(settings, key)!r}); received {value!r}")
-    if overrides.get("epochs") is not None:
-        if overrides["epochs"] <= 0:
-            raise InputError(f"--epochs must be > 0. Received: {overrides['epochs']}")
-        settings.epochs = int(overrides["epochs"])
-    return settings
+def _shape_text(shape: Sequence[int]) -> str:
+    return "x".join(str(int(d)) for d in shape)
 
 
-def _io_json(path: Path) -> dict:
-    import json
+def training_set(plan: Plan, splits: Splits, log: Log) -> tuple[np.ndarray, np.ndarray]:
+    """Step 4: the images an epoch goes through (the seed augmentation doubles them), and a batch size that
+    fits them: the recipe's default shrinks for a small set (recipes.batch_size_for; said in the log); an
+    explicit --batch-size larger than the set is an error."""
+    settings = plan.settings
+    for note in splits.notes:
+        log(note)
+    x, y = splits.x_train, splits.y_train
+    if settings.augment == "seed":
+        x, y = aug.seed_augment(x, y, settings.seed)
+    if plan.resumed is not None:
+        return x, y  # the run's own batch size
+    if plan.batch_size_given:
+        if settings.batch_size > len(x):
+            raise InputError(f"--batch-size {settings.batch_size} is larger than the training set "
+                             f"({len(x)} images); use --batch-size {len(x)} or less")
+    else:
+        fitted = batch_size_for(plan.recipe, len(x))
+        if fitted != settings.batch_size:
+            log(f"batch size {fitted}: the {settings.recipe} recipe's {settings.batch_size} would give "
+                f"{steps_per_epoch(len(x), settings.batch_size)} step(s) an epoch on {len(x)} training images "
+                f"(at least {MIN_STEPS_PER_EPOCH} keep BatchNorm's statistics current); --batch-size sets it")
+            settings.batch_size = fitted
+    return x, y
 
-    return json.loads(path.read_text(encoding="utf-8"))
+
+def resolve_preprocessing(plan: Plan, splits: Splits) -> Spec:
+    """Step 5: the preprocessing made concrete: mean-std is computed on the training split only (no
+    validation or test pixel informs it); a resumed run keeps the spec its model was trained with."""
+    if plan.resumed is not None:
+        return plan.resumed.preprocessing
+    return resolve_spec(plan.settings.preprocessing, splits.x_train)
+
+
+# ------------------------------------------------------------------ 6-7. run directory
+
+def prepare_run_dir(plan: Plan) -> dict:
+    """Step 6: an empty run directory (replacing a run with --force), or the resumed run's checkpoint state."""
+    if plan.resumed is not None:
+        return plan.state  # type: ignore[return-value]
+    if plan.run_dir.exists():  # --force, on a run directory (resolve_settings checked)
+        shutil.rmtree(plan.run_dir)
+    (plan.run_dir / "checkpoints").mkdir(parents=True)
+    return {"epochs_done": 0, "history": [], "seconds": 0.0}
 
 
 def _array_sha256(*arrays: Optional[np.ndarray]) -> str:
@@ -106,46 +129,6 @@ def _array_sha256(*arrays: Optional[np.ndarray]) -> str:
         if a is not None:
             h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()
-
-
-@dataclass
-class Splits:
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    info: dict
-
-
-def make_splits(data: Dataset, settings: Settings) -> Splits:
-    """Train / validation / test, all stratified and seeded.
-
-    The validation split is ``train_val_split(x_train, y_train, val_split, seed)`` -- the same call
-    export uses to keep calibration images out of it. A data set without a test split gets one
-    carved by that same call first (so export's fallback evaluation set is exactly our test set),
-    and the validation split is then carved from the rest. ``limit`` caps the training images and
-    the validation images in proportion; the test set is never cut.
-    """
-    if data.y_train is None:
-        raise InputError(f"{settings.dataset}: the training images have no labels")
-    x, y = data.x_train, data.y_train
-    if data.x_test is not None and data.y_test is not None:
-        x_test, y_test, test_from = data.x_test, data.y_test, "the data set's test split"
-    else:
-        x, y, x_test, y_test = train_val_split(x, y, settings.val_split, settings.seed)
-        test_from = (f"carved from the training images: train_val_split(x_train, y_train, {settings.val_split}, "
-                     f"seed={settings.seed}) (the data set has no test split)")
-    x_tr, y_tr, x_val, y_val = train_val_split(x, y, settings.val_split, settings.seed)
-    if settings.limit is not None:
-        keep = stratified_indices(y_tr, settings.limit, settings.seed)
-        n_val = max(1, round(len(keep) * settings.val_split / (1 - settings.val_split)))
-        keep_val = stratified_indices(y_val, min(n_val, len(y_val)), settings.seed)
-        x_tr, y_tr, x_val, y_val = x_tr[keep], y_tr[keep], x_val[keep_val], y_val[keep_val]
-    info = {"train": int(len(y_tr)), "val": int(len(y_val)), "test": int(len(y_test)), "test_from": test_from,
-            "limit": settings.limit}
-    return Splits(x_tr, y_tr, x_val, y_val, x_test, y_test, info)
 
 
 def _versions() -> dict:
@@ -157,31 +140,37 @@ def _versions() -> dict:
     return out
 
 
-def default_name(settings: Settings) -> str:
-    stem = Path(settings.dataset).stem if settings.dataset not in ("mnist", "fashion-mnist") else settings.dataset
-    return f"{settings.model}-{stem}-{settings.recipe}-s{settings.seed}"
+def augmentation_block(mode: str, shape: Sequence[int]) -> dict:
+    """config.json's "augmentation": the mode, the rule by which it follows the image, and its parameters."""
+    return {"mode": mode,
+            "rule": ("shifts in proportion to the image side (" + aug.SHIFT_RULE + "); online mode adds colour "
+                     "jitter to colour images; online augmentation works on pixels/255 before the preprocessing's "
+                     "normalisation"),
+            "seed": aug.describe(shape) if mode == "seed" else None,
+            "online": aug.describe_online(shape) if mode == "online" else None}
 
 
-def _config(settings: Settings, recipe: Recipe, data: Dataset, splits: Splits, peak_lr: float) -> dict:
+def _config(plan: Plan, data: Dataset, splits: Splits, spec: Spec, peak_lr: float, images_per_epoch: int) -> dict:
+    settings, recipe = plan.settings, plan.recipe
     return {
-        # the keys export and report read (docs/training.md)
+        # the keys export and report read (edgenets/runconfig.py)
         "model": settings.model,
         "dataset": settings.dataset,
         "seed": settings.seed,
         "val_split": settings.val_split,
         "num_classes": data.num_classes,
         "class_names": [str(c) for c in data.class_names],
-        "input_shape": list(INPUT_SHAPE),
-        "preprocessing": PREPROCESSING,
+        "input_shape": list(data.image_shape),
+        "preprocessing": spec,
+        "data_options": {k: as_json(v) for k, v in dict(data.load_options).items()},
         # every setting, as resolved
         "settings": asdict(settings),
         "recipe": recipe.as_dict(),
         "peak_learning_rate": peak_lr,
         "loss": "sparse_categorical_crossentropy",
-        "augmentation": {"mode": settings.augment,
-                         "seed": aug.describe() if settings.augment == "seed" else None,
-                         "online": aug.ONLINE if settings.augment == "online" else None},
+        "augmentation": augmentation_block(settings.augment, data.image_shape),
         "data": {"name": data.name, "source": data.source, "splits": splits.info,
+                 "train_images_per_epoch": int(images_per_epoch),
                  "sha256": {"train_arrays": _array_sha256(data.x_train, data.y_train),
                             "test_arrays": _array_sha256(data.x_test, data.y_test)}},
         "versions": _versions(),
@@ -192,10 +181,125 @@ def _config(settings: Settings, recipe: Recipe, data: Dataset, splits: Splits, p
     }
 
 
-def _predict(model, x: np.ndarray) -> np.ndarray:
+def write_config(plan: Plan, data: Dataset, splits: Splits, spec: Spec, images_per_epoch: int, start_epoch: int) -> dict:
+    """Step 7: config.json (a resumed run keeps its creation time and gains a "resumed" entry)."""
+    settings = plan.settings
+    config = _config(plan, data, splits, spec, plan.recipe.peak_lr(settings.batch_size), images_per_epoch)
+    if plan.resumed is not None:
+        old = plan.resumed.raw
+        config["created"] = old.get("created")
+        config["resumed"] = old.get("resumed", []) + [{"at_epoch": start_epoch, "epochs": settings.epochs,
+                                                        "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}]
+    runconfig.write(plan.run_dir, config)
+    return config
+
+
+# ------------------------------------------------------------------ 8-9. model and fit
+
+def build_model(plan: Plan, data: Dataset, state: dict, steps: int):
+    """Step 8: the registered model for the data's (H, W, C) and class count, compiled with the recipe's
+    optimizer; a resumed run's weights and optimizer state restored."""
+    import keras
+
+    from edgenets.models import create_model
+
+    settings = plan.settings
+    keras.utils.set_random_seed(settings.seed)
+    net = create_model(settings.model, num_classes=data.num_classes, input_shape=tuple(data.image_shape))
+    apply_to_model(plan.recipe, net)
+    net.compile(optimizer=build_optimizer(plan.recipe, batch_size=settings.batch_size, steps_per_epoch=steps,
+                                          epochs=settings.epochs),
+                loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    if state["epochs_done"]:
+        restore(net, plan.run_dir, state)
+    return net
+
+
+def fit(net, plan: Plan, x_train: np.ndarray, y_train: np.ndarray, splits: Splits, spec: Spec, state: dict,
+        *, steps: int, quiet: bool, log: Log) -> float:
+    """Step 9: the remaining epochs (each one recorded and checkpointed); returns this session's seconds.
+    Ctrl-C leaves the completed epochs and says how to continue."""
+    from edgenets.train.pipeline import eval_dataset, train_dataset
+
+    settings, run_dir = plan.settings, plan.run_dir
+    start_epoch = int(state["epochs_done"])
+    train_ds = train_dataset(x_train, y_train, batch_size=settings.batch_size, seed=settings.seed,
+                             augment=settings.augment == "online", initial_epoch=start_epoch, epochs=settings.epochs,
+                             preprocessing=spec)
+    callback = recorder(run_dir, state, steps=steps, images_per_epoch=len(x_train))
+    started = time.perf_counter()
+    try:
+        net.fit(train_ds, epochs=settings.epochs, initial_epoch=start_epoch, steps_per_epoch=steps,
+                validation_data=eval_dataset(splits.x_val, splits.y_val, preprocessing=spec), callbacks=[callback],
+                verbose=_io.keras_verbose(quiet), shuffle=False)
+    except KeyboardInterrupt:
+        done = state["epochs_done"]
+        epochs_text = "epoch 1" if done == 1 else f"epochs 1-{done}"
+        where = (f"{epochs_text} of {settings.epochs} saved in {run_dir}" if done
+                 else f"no epoch completed; {run_dir} holds the settings only")
+        log(f"interrupted during epoch {done + 1}: {where}. Continue with: edgenets train --resume {run_dir}")
+        raise
+    return time.perf_counter() - started
+
+
+# ------------------------------------------------------------------ 10-11. results
+
+def _predict(model, x: np.ndarray, spec: Spec = DEFAULT_PREPROCESSING) -> np.ndarray:
     from edgenets.train.pipeline import eval_dataset
 
-    return np.asarray(model.predict(eval_dataset(x), verbose=0))
+    return np.asarray(model.predict(eval_dataset(x, preprocessing=spec), verbose=0))
+
+
+def evaluate(plan: Plan, data: Dataset, splits: Splits, spec: Spec, state: dict, *, fit_seconds: float,
+             images_per_epoch: int) -> dict:
+    """Step 10: the best epoch's model on the test split and on its perturbed copy (same preprocessing);
+    metrics.json."""
+    import keras
+
+    best = keras.models.load_model(plan.run_dir / "model.keras", compile=False)
+    test = metrics_from_probabilities(splits.y_test, _predict(best, splits.x_test, spec), data.class_names)
+    x_pert, _ = aug.perturb(splits.x_test)
+    robust = metrics_from_probabilities(splits.y_test, _predict(best, x_pert, spec), data.class_names)
+    history = state["history"]
+    train_seconds = float(sum(row["train_seconds"] for row in history))
+    images = int(images_per_epoch) * len(history)
+    metrics = {
+        "test": test,
+        "perturbed_test": {**robust, "perturbation": {**aug.describe(data.image_shape), "seed": aug.PERTURB_SEED,
+                                                       "note": "each test image shifted and darkened once (seed study 2.2)"}},
+        "training": {
+            "epochs": len(history), "best_epoch": state.get("best_epoch"),
+            "best_val_accuracy": state.get("best_val_accuracy"),
+            "seconds": round(float(sum(row["seconds"] for row in history)), 3),
+            "train_seconds": round(train_seconds, 3),
+            "images_per_second": round(images / train_seconds, 1) if train_seconds else None,
+            "this_session_seconds": round(fit_seconds, 3),
+            "train_images_per_epoch": int(images_per_epoch),
+            "params": int(best.count_params()),
+        },
+        "model_keras": "best epoch by validation accuracy",
+    }
+    _io.write_json(plan.run_dir / "metrics.json", metrics)
+    return metrics
+
+
+def write_plots(plan: Plan, data: Dataset, history: list[dict], test: dict) -> None:
+    """Step 11: curves.png and confusion.png, titled with the model and its input size."""
+    from edgenets.train import plots
+
+    settings, size = plan.settings, _shape_text(data.image_shape)
+    plots.curves(history, plan.run_dir / "curves.png", title=f"{settings.model} {size} / {settings.recipe} recipe")
+    plots.confusion(test["confusion_matrix"], [str(c) for c in data.class_names], plan.run_dir / "confusion.png",
+                    title=f"{settings.model} {size}: test accuracy {test['accuracy']:.4f}")
+
+
+def start_line(plan: Plan, data: Dataset, splits: Splits, spec: Spec, images_per_epoch: int, start_epoch: int) -> str:
+    """The one log line that opens training: what goes in (shape, classes, preprocessing) and how many images."""
+    s = plan.settings
+    begin = f"resuming {s.model} at epoch {start_epoch + 1}/{s.epochs}" if start_epoch else f"training {s.model}"
+    return (f"{begin}: input {_shape_text(data.image_shape)}, {data.num_classes} classes, preprocessing "
+            f"{describe_preprocessing(spec)}; {images_per_epoch} training images per epoch, {splits.info['val']} "
+            f"validation, {splits.info['test']} test; batch {s.batch_size}")
 
 
 def train_run(
@@ -209,125 +313,48 @@ def train_run(
     val_split: Optional[float] = None,
     seed: Optional[int] = None,
     limit: Optional[int] = None,
+    preprocessing: Optional[str] = None,
+    color: Optional[str] = None,
+    image_size: Union[str, Sequence[int], None] = None,
+    image_shape: Union[str, Sequence[int], None] = None,
     name: Optional[str] = None,
     out: Union[str, Path] = "runs",
     resume: Optional[Union[str, Path]] = None,
     force: bool = False,
     quiet: bool = False,
-    log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
+    log: Log = lambda msg: print(msg, file=sys.stderr),
 ) -> dict:
     """Train ``model`` and write a complete run directory; returns the summary dict.
 
-    ``dataset`` is a built-in name, a path, or an in-memory :class:`edgenets.data.Dataset`.
-    ``resume`` continues RUN_DIR from its last completed epoch (its own settings; ``epochs`` may
-    be raised; any other setting given must equal the run's). Arguments left as None come from the
-    recipe, or: dataset "mnist", recipe "default", val_split 0.1, seed 0.
+    ``dataset`` is a built-in name, a path, or an in-memory :class:`edgenets.data.Dataset`; ``color``,
+    ``image_size`` ((H, W) or "HxW") and ``image_shape`` ((H, W, C) or "HxWxC") go to ``load_dataset``.
+    The model is built for the data's image shape and class count. ``preprocessing`` is "pixels/255"
+    or "mean-std" (per channel, from the training split). ``resume`` continues RUN_DIR from its last
+    completed epoch (its own settings and data options; ``epochs`` may be raised; any other setting
+    given must equal the run's). Arguments left as None come from the recipe, or: dataset "mnist",
+    recipe "default", val_split 0.1, seed 0, preprocessing "pixels/255".
     """
-    data_obj = dataset if isinstance(dataset, Dataset) else None
-    spec = data_obj.name if data_obj is not None else (None if dataset is None else str(dataset))
-    if resume is not None:
-        run_dir = Path(resume)
-        overrides = {"model": model, "dataset": spec, "recipe": recipe, "batch_size": batch_size,
-                     "augment": augment, "val_split": val_split, "seed": seed, "epochs": epochs, "limit": limit}
-        settings = _resume_settings(run_dir, overrides)
-        rec = get_recipe(settings.recipe)
-    else:
-        settings, rec = _resolve(model, spec or "mnist", recipe or "default", epochs, batch_size, augment,
-                                 0.1 if val_split is None else val_split, 0 if seed is None else seed, limit)
-        run_name = name or default_name(settings)
-        if Path(run_name).name != run_name or run_name in (".", ".."):
-            raise InputError(f"--name must be a plain folder name (no '/', '.' or '..'). Received: {run_name!r}")
-        run_dir = Path(out) / run_name
-        if run_dir.exists() and not force:
-            raise InputError(f"{run_dir}: run directory exists (use --force to overwrite or --resume {run_dir})")
-        if run_dir.exists() and not (run_dir / "config.json").is_file() and any(run_dir.iterdir()):
-            # --force replaces a run, never an arbitrary folder
-            raise InputError(f"{run_dir}: exists and is not a run directory (no config.json); --force will not delete it")
-    data = data_obj if data_obj is not None else load_dataset(settings.dataset, quiet=quiet)
-    splits = make_splits(data, settings)
-    x_train, y_train = splits.x_train, splits.y_train
-    if settings.augment == "seed":
-        x_train, y_train = aug.seed_augment(x_train, y_train, settings.seed)
-
+    given = dataset if isinstance(dataset, Dataset) else None
+    spec_name = given.name if given is not None else (None if dataset is None else str(dataset))
+    choice = None if preprocessing is None else str(getattr(preprocessing, "value", preprocessing))
+    plan = resolve_settings(model, spec_name, recipe=recipe, epochs=epochs, batch_size=batch_size, augment=augment,
+                            val_split=val_split, seed=seed, limit=limit, preprocessing=choice,
+                            options=data_options(color, image_size, image_shape), name=name, out=out, resume=resume,
+                            force=force)
+    data = load_data(plan, given, quiet=quiet)
+    splits = make_splits(data, plan.settings)
+    x_train, y_train = training_set(plan, splits, log)
+    spec = resolve_preprocessing(plan, splits)
     require("tensorflow", "train", "edgenets train")
-    import keras
 
-    from edgenets.models import create_model
-    from edgenets.train.pipeline import eval_dataset, steps_per_epoch, train_dataset
-
-    state = read_state(run_dir) if resume is not None else None
-    if resume is None:
-        if run_dir.exists():  # --force
-            shutil.rmtree(run_dir)
-        (run_dir / "checkpoints").mkdir(parents=True)
-    state = state or {"epochs_done": 0, "history": [], "seconds": 0.0}
+    state = prepare_run_dir(plan)
     start_epoch = int(state["epochs_done"])
-    if start_epoch >= settings.epochs:
-        raise InputError(f"--epochs: {run_dir} already has {start_epoch} epochs; pass --epochs N > {start_epoch} to continue")
-
-    keras.utils.set_random_seed(settings.seed)
-    steps = steps_per_epoch(len(x_train), settings.batch_size)
-    peak_lr = rec.peak_lr(settings.batch_size)
-    config = _config(settings, rec, data, splits, peak_lr)
-    config["data"]["train_images_per_epoch"] = int(len(x_train))
-    if resume is not None:
-        old = _io_json(run_dir / "config.json")
-        config["created"] = old.get("created")
-        config["resumed"] = old.get("resumed", []) + [{"at_epoch": start_epoch, "epochs": settings.epochs,
-                                                        "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}]
-    _io.write_json(run_dir / "config.json", config)
-
-    net = create_model(settings.model, num_classes=data.num_classes, input_shape=INPUT_SHAPE)
-    apply_to_model(rec, net)
-    net.compile(optimizer=build_optimizer(rec, batch_size=settings.batch_size, steps_per_epoch=steps, epochs=settings.epochs),
-                loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    if start_epoch:
-        restore(net, run_dir, state)
-
-    train_ds = train_dataset(x_train, y_train, batch_size=settings.batch_size, seed=settings.seed,
-                             augment=settings.augment == "online", initial_epoch=start_epoch, epochs=settings.epochs)
-    callback = recorder(run_dir, state, steps=steps, images_per_epoch=len(x_train))
-    started = time.perf_counter()
-    try:
-        net.fit(train_ds, epochs=settings.epochs, initial_epoch=start_epoch, steps_per_epoch=steps,
-                validation_data=eval_dataset(splits.x_val, splits.y_val), callbacks=[callback],
-                verbose=_io.keras_verbose(quiet), shuffle=False)
-    except KeyboardInterrupt:
-        done = state["epochs_done"]
-        epochs_text = "epoch 1" if done == 1 else f"epochs 1-{done}"
-        where = (f"{epochs_text} of {settings.epochs} saved in {run_dir}" if done
-                 else f"no epoch completed; {run_dir} holds the settings only")
-        log(f"interrupted during epoch {done + 1}: {where}. Continue with: edgenets train --resume {run_dir}")
-        raise
-    fit_seconds = time.perf_counter() - started
-
-    best = keras.models.load_model(run_dir / "model.keras", compile=False)
-    test = metrics_from_probabilities(splits.y_test, _predict(best, splits.x_test), data.class_names)
-    x_pert, _ = aug.perturb(splits.x_test)
-    robust = metrics_from_probabilities(splits.y_test, _predict(best, x_pert), data.class_names)
-    history = state["history"]
-    train_seconds = float(sum(row["train_seconds"] for row in history))
-    images = int(len(x_train)) * len(history)
-    metrics = {
-        "test": test,
-        "perturbed_test": {**robust, "perturbation": {**aug.describe(), "seed": aug.PERTURB_SEED,
-                                                       "note": "each test image shifted and darkened once (seed study 2.2)"}},
-        "training": {
-            "epochs": len(history), "best_epoch": state.get("best_epoch"),
-            "best_val_accuracy": state.get("best_val_accuracy"),
-            "seconds": round(float(sum(row["seconds"] for row in history)), 3),
-            "train_seconds": round(train_seconds, 3),
-            "images_per_second": round(images / train_seconds, 1) if train_seconds else None,
-            "this_session_seconds": round(fit_seconds, 3),
-            "train_images_per_epoch": int(len(x_train)),
-            "params": int(best.count_params()),
-        },
-        "model_keras": "best epoch by validation accuracy",
-    }
-    _io.write_json(run_dir / "metrics.json", metrics)
-    from edgenets.train import plots
-
-    plots.curves(history, run_dir / "curves.png", title=f"{settings.model} / {settings.recipe} recipe")
-    plots.confusion(test["confusion_matrix"], [str(c) for c in data.class_names], run_dir / "confusion.png",
-                    title=f"{settings.model}: test accuracy {test['accuracy']:.4f}")
-    return {"run_dir": str(run_dir), "settings": asdict(settings), "metrics": metrics, "history": history}
+    write_config(plan, data, splits, spec, len(x_train), start_epoch)
+    steps = steps_per_epoch(len(x_train), plan.settings.batch_size)
+    net = build_model(plan, data, state, steps)
+    log(start_line(plan, data, splits, spec, len(x_train), start_epoch))
+    fit_seconds = fit(net, plan, x_train, y_train, splits, spec, state, steps=steps, quiet=quiet, log=log)
+    metrics = evaluate(plan, data, splits, spec, state, fit_seconds=fit_seconds, images_per_epoch=len(x_train))
+    write_plots(plan, data, state["history"], metrics["test"])
+    return {"run_dir": str(plan.run_dir), "settings": asdict(plan.settings), "metrics": metrics,
+            "history": state["history"]}
