@@ -218,7 +218,11 @@ def test_splits_with_three_images_per_class_fall_back_and_say_so():
     splits = make_splits(data, settings)
     assert splits.info["train"] + splits.info["val"] + splits.info["test"] == 120
     assert splits.info["stratified"] == {"test": False, "val": False, "limit": None}
-    assert any("too few images per class to stratify (40 classes)" in n for n in splits.notes)
+    assert splits.notes[:2] == [
+        "test split (12 of 120 images) drawn at random, not stratified: 40 classes (the smallest has 3 image(s)) "
+        "need 2 images per class and 40 on each side",
+        "validation split (11 of 108 images) drawn at random, not stratified: 40 classes (the smallest has 2 "
+        "image(s)) need 2 images per class and 40 on each side"]
     # 30 images per class: stratified, nothing to say
     y30 = np.repeat(np.arange(4), 30)
     ok = make_splits(Dataset("ok", np.zeros((120, 8, 8, 1), np.uint8), y30, class_names=tuple("abcd")), settings)

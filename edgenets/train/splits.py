@@ -29,13 +29,17 @@ class Splits:
     notes: list[str] = field(default_factory=list)  # log lines: what the data could not give as asked
 
 
-def _unstratified(y: np.ndarray, n: int) -> bool:
-    """Whether ``stratified_indices(y, n, seed)`` falls back to a plain shuffle (edgenets/data/split.py's rule:
-    every class needs 2 images, and both sides of the draw at least one image per class)."""
+def _stratified(y: np.ndarray, n: int, what: str, notes: list[str]) -> bool:
+    """Whether ``stratified_indices(y, n, seed)`` stratifies, by edgenets/data/split.py's rule (each class has
+    2 images, both sides of the draw at least one image per class); else a note for the log."""
     if n >= len(y):
-        return False
+        return True
     _, counts = np.unique(y, return_counts=True)
-    return not (min(n, len(y) - n) >= len(counts) and counts.min() >= 2)
+    if min(n, len(y) - n) >= len(counts) and counts.min() >= 2:
+        return True
+    notes.append(f"{what} ({n} of {len(y)} images) drawn at random, not stratified: {len(counts)} classes "
+                 f"(the smallest has {counts.min()} image(s)) need 2 images per class and {len(counts)} on each side")
+    return False
 
 
 def _val_size(n: int, val_split: float) -> int:
@@ -59,27 +63,26 @@ def make_splits(data: Dataset, settings: Settings) -> Splits:
         raise InputError(f"{name}: the training images have no labels")
     x, y = data.x_train, data.y_train
     stratified: dict[str, Optional[bool]] = {"test": None, "val": None, "limit": None}
+    notes: list[str] = []
     if data.x_test is not None and data.y_test is not None:
         x_test, y_test, test_from = data.x_test, data.y_test, "the data set's test split"
     else:
         if len(y) < 3:
             raise InputError(f"{name}: {len(y)} labelled image(s) cannot make training, validation and test splits")
-        stratified["test"] = not _unstratified(y, _val_size(len(y), v))
+        stratified["test"] = _stratified(y, _val_size(len(y), v), "test split", notes)
         x, y, x_test, y_test = train_val_split(x, y, v, settings.seed)
         test_from = (f"carved from the training images: train_val_split(x_train, y_train, {v}, "
                      f"seed={settings.seed}) (the data set has no test split)")
     if len(y) < 2:
         raise InputError(f"{name}: {len(y)} training image(s) cannot make a training and a validation split")
-    stratified["val"] = not _unstratified(y, _val_size(len(y), v))
+    stratified["val"] = _stratified(y, _val_size(len(y), v), "validation split", notes)
     x_tr, y_tr, x_val, y_val = train_val_split(x, y, v, settings.seed)
     if settings.limit is not None:
-        stratified["limit"] = not _unstratified(y_tr, settings.limit)
+        stratified["limit"] = _stratified(y_tr, settings.limit, f"--limit {settings.limit}", notes)
         keep = stratified_indices(y_tr, settings.limit, settings.seed)
         n_val = max(1, round(len(keep) * v / (1 - v)))
         keep_val = stratified_indices(y_val, min(n_val, len(y_val)), settings.seed)
         x_tr, y_tr, x_val, y_val = x_tr[keep], y_tr[keep], x_val[keep_val], y_val[keep_val]
-    notes = [f"{what} split: too few images per class to stratify ({data.num_classes} classes); drawn at random"
-             for what, ok in stratified.items() if ok is False]
     if settings.limit is not None and settings.limit > len(y_tr):
         notes.append(f"--limit {settings.limit}: the training split has {len(y_tr)} images; using them all")
     missing = sorted(set(range(data.num_classes)) - set(np.unique(y_tr).tolist()))
