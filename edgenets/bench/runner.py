@@ -159,11 +159,11 @@ def _model_facts(rt: Runtime, path: Path, make: Callable[[], Any], sidecar: Opti
     inp, out = it.get_input_details()[0], it.get_output_details()[0]
     precision = (sidecar or {}).get("precision") or precision_from_filename(path) or ev.infer_precision(it)
     preprocessing = model_preprocessing(path, sidecar)
+    sample = ev.prepare_inputs(data["images"][:1], inp, preprocessing)  # a model/data shape mismatch fails here first
     labels, class_names = model_labels(path, sidecar, data)
     metrics = ev.evaluate(make, data["images"], labels, preprocessing=preprocessing, make_batched=make_batched,
                           class_names=class_names, batch=eval_batch)
     metrics["eval"].update(dataset=data["name"], split=data["split"])
-    sample = ev.prepare_inputs(data["images"][:1], inp, preprocessing)
     return {
         "precision": str(precision),
         "preprocessing": preprocessing,
