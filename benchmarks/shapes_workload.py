@@ -98,7 +98,7 @@ def report(name: str, doc: dict, root: Path, models: list[str]) -> list[dict]:
                "keras_accuracy": metrics["test"]["accuracy"], "float32_accuracy": fa, "int8_accuracy": qa,
                "delta_pp": round(100 * (qa - fa), 2), "float32_p50_us": fl, "int8_p50_us": ql,
                "int8_speedup": round(fl / ql, 2), "float32_kib": round(f["size_bytes"] / 1024, 1),
-               "int8_kib": round(q["size_bytes"] / 1024, 1), "test_images": f["metrics"]["images"]}
+               "int8_kib": round(q["size_bytes"] / 1024, 1), "test_images": f["metrics"]["eval"]["images"]}
         out.append(row)
         rows.append([model, row["input"], f"{row['params']:,}", f"{row['macs'] / 1e6:.2f} M",
                      f"{100 * row['keras_accuracy']:.2f}", f"{100 * fa:.2f}", f"{100 * qa:.2f}", f"{row['delta_pp']:+.2f}",
