@@ -156,6 +156,24 @@ def test_board_metrics_equal_x86(board, board_bench, zoo):
                 f"{where}: accuracy {r['metrics']['accuracy']} vs x86 {h['metrics']['accuracy']} (bound {bound})"
 
 
+def test_predict_runs_in_the_board_and_equals_x86(board, zoo, run_cli, tmp_path):
+    """`edgenets predict` inside the board (its runtime, no TensorFlow, an NPZ input): float32's top-1 equals
+    predict's on x86 for every image (float32 metrics are equal to x86's, so no argmax may move)."""
+    b, work = board
+    f32 = next(f for f in zoo["files"] if f.name == "model_float32.tflite")
+    inputs = b.share(work / "predict") / "inputs.npz"
+    np.savez(inputs, x=np.load(zoo["root"] / "images.npy"))
+    b.share(inputs.parent)
+    out = inputs.parent / "board.json"
+    proc = b.run([str(b.python), "-m", "edgenets", "predict", str(work / f32.relative_to(zoo["root"])), str(inputs),
+                  "--top-k", "1", "--runtime", BOARDS[b.arch]["runtime"], "--output", str(out)], timeout=900)
+    assert proc.returncode == 0, f"edgenets predict in the {b.arch} board failed: {proc.stderr[-3000:]}"
+    host = run_cli("predict", f32, inputs, "--top-k", "1", "--output", tmp_path / "host.json")
+    assert host.code == 0, host.err
+    top1 = [[p["top"][0]["index"] for p in json.loads(path.read_text())["predictions"]] for path in (out, tmp_path / "host.json")]
+    assert len(top1[0]) == EVAL_IMAGES and top1[0] == top1[1]
+
+
 def _first_divergence(board, zoo, file: Path, image: int) -> str:
     """Where image ``image`` first computes differently: every op's outputs, builtin kernels, board vs x86."""
     b, work = board
