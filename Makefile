@@ -31,7 +31,7 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
-# The main job on a short default (200 s on 2 cores once installed, measured with `time make demo`, 2026-11-30): train the reference
+# The main job on a short default (240 s on 2 cores once installed, measured with `time make demo`, 2026-11-30): train the reference
 # MobileNet and ShuffleNet, export float32 + int8, bench both, print the float-vs-int8 table and write
 # the report. The full-length study: make demo DEMO_EPOCHS=15 DEMO_LIMIT= DEMO_RECIPE=seed
 DEMO_MODELS ?= mobilenet shufflenet
