@@ -161,7 +161,10 @@ def read_csv(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read ({first_line(exc)})") from None
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in r)]
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in r)]
+    except csv.Error as exc:  # e.g. a stray quote that swallows the rest of the file
+        raise InputError(f"{path}: not a well-formed CSV ({first_line(exc)})") from None
     if not rows:
         raise InputError(f"{path}: no rows")
 

@@ -26,6 +26,7 @@ SCHEMA = "edgenets.run-config/2"
 # The keys export, resume and report read (schema 1 files, written before image shapes were free, have
 # them too; "data_options" and "preprocessing" default for those).
 REQUIRED = ("model", "dataset", "seed", "val_split", "num_classes", "class_names", "input_shape")
+DATA_OPTIONS = ("color", "image_size", "image_shape")  # load_dataset's keyword options a run may record
 
 
 @dataclass
@@ -89,6 +90,15 @@ def read(run_dir: str | Path, *, purpose: str = "a run directory made by `edgene
     options = doc.get("data_options") or {}
     if not isinstance(options, dict):
         raise InputError(f"{path}: data_options must be a JSON object")
+    unknown = sorted(set(options) - set(DATA_OPTIONS))
+    if unknown:
+        raise InputError(f"{path}: unknown data_options key {unknown[0]!r} (known: {', '.join(DATA_OPTIONS)})")
+    from edgenets.data import LoadOptions
+
+    try:
+        LoadOptions.parse(**options)
+    except InputError as exc:
+        raise InputError(f"{path}: data_options: {exc}") from None
     preprocessing = check_preprocessing(doc.get("preprocessing", DEFAULT_PREPROCESSING), str(path))
     return RunConfig(path, str(doc["model"]), str(doc["dataset"]), seed, val_split, num_classes, names,
                      shape, preprocessing, dict(options), doc)  # type: ignore[arg-type]

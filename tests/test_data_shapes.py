@@ -325,3 +325,37 @@ def test_an_evaluation_file_with_a_token_training_split_loads(tmp_path):
     np.testing.assert_array_equal(data.y_test, y)
     with pytest.raises(InputError, match="1 training image for 10 classes"):
         check_trainable(data)
+
+
+def test_16_bit_and_float_grey_images_scale_by_a_fixed_rule(tmp_path):
+    """Never by the image's own maximum: two images of one scene differing in one pixel come out alike."""
+    from PIL import Image
+
+    from edgenets.data.images import read_image
+
+    a = (np.arange(64).reshape(8, 8) * 1000).astype(np.uint16)
+    b = a.copy()
+    b[0, 0] = 300
+    Image.fromarray(a).save(tmp_path / "a.png")
+    Image.fromarray(b).save(tmp_path / "b.png")
+    ra, rb = read_image(tmp_path / "a.png"), read_image(tmp_path / "b.png")
+    assert ra[4, 4, 0] == rb[4, 4, 0] == round(36000 / 257)
+    Image.fromarray(np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8), mode="F").save(tmp_path / "f.tiff")
+    f = read_image(tmp_path / "f.tiff")
+    assert f.dtype == np.uint8 and f.min() == 0 and f.max() == 255
+
+
+def test_an_evaluation_set_may_hold_one_class(tmp_path):
+    """bench scores a set holding some of a model's classes (matched by name); training still refuses one class."""
+    from PIL import Image
+
+    from edgenets.bench.runner import load_eval_data
+    from edgenets.data import load_dataset
+
+    (tmp_path / "cat").mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(tmp_path / "cat" / f"{i}.png")
+    data = load_eval_data(str(tmp_path))
+    assert data["class_names"] == ["cat"] and len(data["labels"]) == 2
+    with pytest.raises(InputError, match="only one class"):
+        load_dataset(tmp_path)

@@ -333,3 +333,12 @@ def test_predict_imports_no_tensorflow(mnist_models, inputs):
     proc = subprocess.run([sys.executable, "-c", PREDICT_PROBE, "predict", str(mnist_models["int8"]), str(inputs["folder"]),
                            str(inputs["csv"])], capture_output=True, text=True, timeout=180)
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"code": 0, "heavy": []}, proc.stderr
+
+
+def test_a_malformed_csv_is_one_line_and_the_other_inputs_are_still_predicted(run_cli, mnist_models, inputs, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text('"' + ",".join(["0"] * 784) + "\n" + "x" * 200_000 + "\n")  # an open quote swallows the file
+    res = run_cli("predict", mnist_models["int8"], bad, inputs["npz"], "--top-k", "1")
+    assert res.code == 1, res.err
+    assert f"{bad}: not a well-formed CSV" in res.err and "Traceback" not in res.err
+    assert res.out.count("\n") >= 3  # the NPZ's images were predicted

@@ -294,3 +294,15 @@ def test_online_augmentation_runs_on_pixels_before_the_mean_std_normalisation():
     assert pixels.min() > -1e-5 and pixels.max() < 1 + 1e-5
     black = np.all(np.abs(pixels) < 1e-5, axis=-1)  # (64, 24, 24): filled by a shift
     assert 0 < black.mean() < 0.5
+
+
+def test_data_a_model_cannot_be_built_for_leaves_no_run_directory(tmp_path):
+    """6x6 images are below every model's 8x8 minimum: one line, and nothing written (a retry is not blocked)."""
+    from edgenets.train import train_run
+
+    x = np.random.default_rng(0).integers(0, 255, size=(40, 6, 6, 1)).astype(np.uint8)
+    np.savez(tmp_path / "small.npz", x_train=x, y_train=np.arange(40) % 2)
+    for _ in range(2):
+        with pytest.raises(InputError, match="needs an input of at least 8x8 pixels"):
+            train_run(MODEL, str(tmp_path / "small.npz"), epochs=1, out=tmp_path / "runs", quiet=True)
+    assert not (tmp_path / "runs").exists()

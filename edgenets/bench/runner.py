@@ -49,7 +49,7 @@ def load_eval_data(dataset: Any = "mnist", limit: Optional[int] = None, options:
     given = {k: v for k, v in (options or {}).items() if v is not None}
     if isinstance(dataset, Dataset) and given:
         raise InputError(f"dataset options {', '.join(given)} apply to a data set loaded from a name or path")
-    data = dataset if isinstance(dataset, Dataset) else load_dataset(dataset, quiet=True, **given)
+    data = dataset if isinstance(dataset, Dataset) else load_dataset(dataset, quiet=True, trainable=False, **given)
     x, y, split = data.x_test, data.y_test, "test"
     if x is None or y is None:
         x, y, split = data.x_train, data.y_train, "all"

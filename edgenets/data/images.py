@@ -17,7 +17,7 @@ from edgenets.errors import InputError, require
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 COLORS = ("rgb", "grey")
-GREY_MODES = {"1", "L", "LA", "I", "I;16", "F"}  # Pillow modes with one colour channel (alpha aside)
+GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}  # Pillow modes with one colour channel (alpha aside)
 
 
 def native_color(mode: str) -> str:
@@ -57,10 +57,13 @@ def to_array(im, *, size: Optional[tuple[int, int]] = None, color: Optional[str]
     color = color or native_color(im.mode)
     if color not in COLORS:
         raise InputError(f"--color must be one of {', '.join(COLORS)}. Received: {color!r}")
-    if im.mode in ("I", "I;16", "F"):  # 16-bit / float greyscale: scale to 0..255 before the 8-bit conversion
+    if im.mode.startswith("I") or im.mode == "F":
+        # 16-bit and float greyscale to 0..255 by a fixed scale, never by the image's own maximum (two images of one
+        # scene must come out alike): integer modes are 16-bit samples (0..65535 -> /257, as 8-bit 0..255 maps
+        # to 16-bit), float images are 0..1 intensities (x255); both rounded and clipped
         a = np.asarray(im, dtype=np.float64)
-        hi = a.max() if a.size and a.max() > 255 else 255.0
-        im = Image.fromarray(np.clip(a * (255.0 / hi), 0, 255).astype(np.uint8), mode="L")
+        scale = 255.0 if im.mode == "F" else 1.0 / 257.0
+        im = Image.fromarray(np.clip(np.round(a * scale), 0, 255).astype(np.uint8), mode="L")
     im = im.convert("L" if color == "grey" else "RGB")
     if size is not None and (im.height, im.width) != tuple(size):
         im = im.resize((int(size[1]), int(size[0])), Image.BILINEAR)

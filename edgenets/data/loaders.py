@@ -38,15 +38,17 @@ __all__ = ["Dataset", "check_trainable", "load_csv", "load_dataset", "load_image
 
 
 def load_dataset(spec: str | os.PathLike, *, quiet: bool = False, color: Any = None, image_size: Any = None,
-                 image_shape: Any = None) -> Dataset:
+                 image_shape: Any = None, trainable: bool = True) -> Dataset:
     """Load a built-in data set by name, or any supported file/folder by path.
 
     ``color`` "rgb"/"grey", ``image_size`` (H, W) or "HxW", ``image_shape`` (H, W, C) or "HxWxC"; None
     keeps what the data is. Errors are one InputError line naming the file or the option.
+    ``trainable=False`` is for evaluation sets (bench): one class, or fewer images than classes, is
+    fine there (labels are matched to the model's classes by name).
     """
     options = LoadOptions.parse(color=color, image_size=image_size, image_shape=image_shape)
     data = _load(str(spec), options, quiet)
-    return _finish(data, options, str(spec))
+    return _finish(data, options, str(spec), trainable)
 
 
 def _load(text: str, options: LoadOptions, quiet: bool) -> Dataset:
@@ -81,7 +83,7 @@ def _load(text: str, options: LoadOptions, quiet: bool) -> Dataset:
     return load_images(path, options)
 
 
-def _finish(data: Dataset, options: LoadOptions, spec: str) -> Dataset:
+def _finish(data: Dataset, options: LoadOptions, spec: str, trainable: bool = True) -> Dataset:
     """Every split in the colour and size asked for (or the training split's), the classes checked."""
     data.x_train = conform(data.x_train, options.target_color, options.target_size)
     if data.x_test is not None:
@@ -91,7 +93,7 @@ def _finish(data: Dataset, options: LoadOptions, spec: str) -> Dataset:
                              f"{_shape(data.x_train)}; pass --image-size HxW and --color to load both alike")
     # one class is never a data set; too few images is checked only where the training split is the only one:
     # an evaluation file may carry a token training split beside its test split (edgenets.remote's upload)
-    if data.y_train is not None and (data.num_classes < 2 or data.x_test is None):
+    if trainable and data.y_train is not None and (data.num_classes < 2 or data.x_test is None):
         check_trainable(data, _where(data, spec))
     data.load_options = options.as_dict()
     return data

@@ -35,8 +35,10 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 
 from edgenets import _io, runconfig
-from edgenets.data import Dataset, load_dataset
+from edgenets.data import Dataset, check_trainable, load_dataset
 from edgenets.errors import InputError, require
+from edgenets.models import get_model_info
+from edgenets.models.common import check_min_input
 from edgenets.preprocessing import DEFAULT_PREPROCESSING, Spec
 from edgenets.preprocessing import describe as describe_preprocessing
 from edgenets.preprocessing import resolve as resolve_spec
@@ -64,6 +66,9 @@ def load_data(plan: Plan, given: Optional[Dataset], *, quiet: bool) -> Dataset:
         data = plan.resumed.load_data(quiet=quiet)
     else:
         data = load_dataset(plan.settings.dataset, quiet=quiet, **plan.data_options)
+    # before the run directory exists: data a model cannot be trained on, or built for, leaves nothing behind
+    check_trainable(data, f"--dataset {plan.settings.dataset}")
+    check_min_input(plan.settings.model, data.image_shape, get_model_info(plan.settings.model).min_input)
     if plan.resumed is not None:
         saved = plan.resumed
         if tuple(data.image_shape) != tuple(saved.input_shape) or data.num_classes != saved.num_classes:
@@ -342,6 +347,8 @@ def train_run(
                             options=data_options(color, image_size, image_shape), name=name, out=out, resume=resume,
                             force=force)
     data = load_data(plan, given, quiet=quiet)
+    if data.source.get("note"):  # e.g. which image size a folder of several sizes was resized to
+        log(str(data.source["note"]))
     splits = make_splits(data, plan.settings)
     x_train, y_train = training_set(plan, splits, log)
     spec = resolve_preprocessing(plan, splits)
