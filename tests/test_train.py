@@ -141,6 +141,8 @@ def test_existing_run_dir_needs_force(tmp_path, one_epoch_run, run_cli, mnist_np
     (["--dataset", "/no/such/mnist.npz"], "/no/such/mnist.npz"),
     (["--dataset", "BAD_NPZ"], "BAD_NPZ"),
     (["--seed", "-1"], "--seed"),
+    (["--alpha", "0"], "--alpha"),
+    (["--alpha", "-0.5"], "--alpha"),
     (["--name", "../escape"], "--name"),
     (["--name", ".."], "--name"),
 ])
@@ -285,3 +287,44 @@ def test_curves_plot_the_history_and_put_positive_loss_on_a_log_axis():
     # a zero (or NaN) loss cannot go on a log axis: the panel stays linear rather than dropping points
     history[1]["loss"] = 0.0
     assert curves_figure(history).axes[0].get_yscale() == "linear"
+
+
+def test_alpha_builds_the_narrower_model_records_it_and_reports_each_epoch(tmp_path, mnist_npz):
+    """--alpha reaches create_model (the saved model is the registry's at that width), config.json keeps it,
+    the default run name says it, and on_epoch sees every committed epoch."""
+    import keras
+
+    from edgenets.models import create_model
+    from edgenets.train import train_run
+
+    seen = []
+    result = train_run("mobilenet", str(mnist_npz), alpha=0.25, epochs=2, batch_size=64, augment="none", limit=600,
+                       out=tmp_path, quiet=True, on_epoch=seen.append)
+    run_dir = tmp_path / "mobilenet-a0.25-mnist-subset-default-s0"
+    assert result["run_dir"] == str(run_dir)
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["settings"]["alpha"] == 0.25
+    saved = keras.models.load_model(run_dir / "model.keras", compile=False)
+    assert saved.count_params() == create_model("mobilenet", num_classes=10, input_shape=(28, 28, 1),
+                                                alpha=0.25).count_params()
+    assert saved.count_params() < create_model("mobilenet", num_classes=10, input_shape=(28, 28, 1)).count_params()
+    assert [row["epoch"] for row in seen] == [1, 2]
+    assert [row["val_accuracy"] for row in seen] == [float(r["val_accuracy"]) for r in _history(run_dir)]
+
+
+def test_a_config_from_before_alpha_resumes_at_width_one(tmp_path, one_epoch_run, run_cli):
+    """Run directories written before --alpha existed have no settings.alpha: they were width 1.0."""
+    import shutil
+
+    run_dir, _ = one_epoch_run
+    old = tmp_path / "old"
+    shutil.copytree(run_dir, old)
+    config = json.loads((old / "config.json").read_text())
+    del config["settings"]["alpha"]
+    (old / "config.json").write_text(json.dumps(config))
+    from edgenets.train.settings import resolve_settings
+
+    plan = resolve_settings(None, None, recipe=None, epochs=2, batch_size=None, augment=None, val_split=None, seed=None,
+                            limit=None, preprocessing=None, options={}, name=None, out=tmp_path, resume=old, force=False)
+    assert plan.settings.alpha == 1.0
+    assert_one_line_error(run_cli("train", "--resume", old, "--epochs", "2", "--alpha", "0.5"), "--alpha")

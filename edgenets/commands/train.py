@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
 def train(
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="A registered model (see `edgenets models`).")] = None,
     dataset: Annotated[Optional[str], typer.Option(help="mnist, fashion-mnist, or a path (IDX dir, CSV, NPZ, image folder). [default: mnist]")] = None,
+    alpha: Annotated[Optional[float], typer.Option(help="Width multiplier: scales every layer's channels (0.5 = half as wide). [default: 1.0]")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs (default: the recipe's).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Batch size (default: the recipe's; the LR follows it).")] = None,
     augment: Annotated[Optional[str], typer.Option(help="none | online | seed (default: the recipe's).")] = None,
@@ -43,7 +44,7 @@ def train(
 
     if model is None and resume is None:
         raise InputError("--model is required (or --resume RUN_DIR)")
-    result = train_run(model, dataset, recipe=recipe, epochs=epochs, batch_size=batch_size, augment=augment,
+    result = train_run(model, dataset, alpha=alpha, recipe=recipe, epochs=epochs, batch_size=batch_size, augment=augment,
                        val_split=val_split, seed=seed, limit=limit,
                        preprocessing=None if preprocessing is None else preprocessing.value,
                        color=None if color is None else color.value, image_size=image_size, image_shape=image_shape,

@@ -18,7 +18,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from edgenets import _io
 from edgenets.errors import EdgenetsError
@@ -78,8 +78,11 @@ def restore(model, run_dir: Path, state: dict) -> None:
         b.assign(a)
 
 
-def recorder(run_dir: Path, state: dict, *, steps: int, images_per_epoch: int):
-    """A Keras callback that records each epoch and checkpoints it (see the module docstring)."""
+def recorder(run_dir: Path, state: dict, *, steps: int, images_per_epoch: int,
+             on_epoch: Optional[Callable[[dict], None]] = None):
+    """A Keras callback that records each epoch and checkpoints it (see the module docstring); then, if given,
+    calls ``on_epoch`` with the epoch's history row (a sweep reports it to Ray Tune, whose scheduler may stop
+    the training there: the epoch is already committed)."""
     import keras
 
     class RunRecorder(keras.callbacks.Callback):
@@ -111,5 +114,7 @@ def recorder(run_dir: Path, state: dict, *, steps: int, images_per_epoch: int):
             _io.write_json(run_dir / "checkpoints" / "state.json", state)  # the commit point
             if previous and previous != state["checkpoint"]:
                 (run_dir / "checkpoints" / previous).unlink(missing_ok=True)
+            if on_epoch is not None:
+                on_epoch(dict(row))
 
     return RunRecorder()

@@ -210,7 +210,8 @@ def build_model(plan: Plan, data: Dataset, state: dict, steps: int):
 
     settings = plan.settings
     keras.utils.set_random_seed(settings.seed)
-    net = create_model(settings.model, num_classes=data.num_classes, input_shape=tuple(data.image_shape))
+    net = create_model(settings.model, num_classes=data.num_classes, input_shape=tuple(data.image_shape),
+                       alpha=settings.alpha)
     apply_to_model(plan.recipe, net)
     net.compile(optimizer=build_optimizer(plan.recipe, batch_size=settings.batch_size, steps_per_epoch=steps,
                                           epochs=settings.epochs),
@@ -221,7 +222,7 @@ def build_model(plan: Plan, data: Dataset, state: dict, steps: int):
 
 
 def fit(net, plan: Plan, x_train: np.ndarray, y_train: np.ndarray, splits: Splits, spec: Spec, state: dict,
-        *, steps: int, quiet: bool, log: Log) -> float:
+        *, steps: int, quiet: bool, log: Log, on_epoch: Optional[Callable[[dict], None]] = None) -> float:
     """Step 9: the remaining epochs (each one recorded and checkpointed); returns this session's seconds.
     Ctrl-C leaves the completed epochs and says how to continue."""
     from edgenets.train.pipeline import eval_dataset, train_dataset
@@ -231,7 +232,7 @@ def fit(net, plan: Plan, x_train: np.ndarray, y_train: np.ndarray, splits: Split
     train_ds = train_dataset(x_train, y_train, batch_size=settings.batch_size, seed=settings.seed,
                              augment=settings.augment == "online", initial_epoch=start_epoch, epochs=settings.epochs,
                              preprocessing=spec)
-    callback = recorder(run_dir, state, steps=steps, images_per_epoch=len(x_train))
+    callback = recorder(run_dir, state, steps=steps, images_per_epoch=len(x_train), on_epoch=on_epoch)
     started = time.perf_counter()
     try:
         net.fit(train_ds, epochs=settings.epochs, initial_epoch=start_epoch, steps_per_epoch=steps,
@@ -311,6 +312,7 @@ def train_run(
     model: str,
     dataset: Union[str, Dataset, None] = None,
     *,
+    alpha: Optional[float] = None,
     recipe: Optional[str] = None,
     epochs: Optional[int] = None,
     batch_size: Optional[int] = None,
@@ -328,16 +330,19 @@ def train_run(
     force: bool = False,
     quiet: bool = False,
     log: Log = lambda msg: print(msg, file=sys.stderr),
+    on_epoch: Optional[Callable[[dict], None]] = None,
 ) -> dict:
     """Train ``model`` and write a complete run directory; returns the summary dict.
 
     ``dataset`` is a built-in name, a path, or an in-memory :class:`edgenets.data.Dataset`; ``color``,
     ``image_size`` ((H, W) or "HxW") and ``image_shape`` ((H, W, C) or "HxWxC") go to ``load_dataset``.
-    The model is built for the data's image shape and class count. ``preprocessing`` is "pixels/255"
+    The model is built for the data's image shape and class count, at width multiplier ``alpha``
+    (default 1.0: the registered architecture). ``preprocessing`` is "pixels/255"
     or "mean-std" (per channel, from the training split). ``resume`` continues RUN_DIR from its last
     completed epoch (its own settings and data options; ``epochs`` may be raised; any other setting
     given must equal the run's). Arguments left as None come from the recipe, or: dataset "mnist",
-    recipe "default", val_split 0.1, seed 0, preprocessing "pixels/255".
+    recipe "default", val_split 0.1, seed 0, preprocessing "pixels/255". ``on_epoch`` is called with each
+    completed (checkpointed) epoch's history row.
     """
     given = dataset if isinstance(dataset, Dataset) else None
     spec_name = given.name if given is not None else (None if dataset is None else str(dataset))
@@ -345,7 +350,7 @@ def train_run(
     plan = resolve_settings(model, spec_name, recipe=recipe, epochs=epochs, batch_size=batch_size, augment=augment,
                             val_split=val_split, seed=seed, limit=limit, preprocessing=choice,
                             options=data_options(color, image_size, image_shape), name=name, out=out, resume=resume,
-                            force=force)
+                            force=force, alpha=alpha)
     data = load_data(plan, given, quiet=quiet)
     if data.source.get("note"):  # e.g. which image size a folder of several sizes was resized to
         log(str(data.source["note"]))
@@ -360,7 +365,8 @@ def train_run(
     steps = steps_per_epoch(len(x_train), plan.settings.batch_size)
     net = build_model(plan, data, state, steps)
     log(start_line(plan, data, splits, spec, len(x_train), start_epoch))
-    fit_seconds = fit(net, plan, x_train, y_train, splits, spec, state, steps=steps, quiet=quiet, log=log)
+    fit_seconds = fit(net, plan, x_train, y_train, splits, spec, state, steps=steps, quiet=quiet, log=log,
+                      on_epoch=on_epoch)
     metrics = evaluate(plan, data, splits, spec, state, fit_seconds=fit_seconds, images_per_epoch=len(x_train))
     write_plots(plan, data, state["history"], metrics["test"])
     return {"run_dir": str(plan.run_dir), "settings": asdict(plan.settings), "metrics": metrics,

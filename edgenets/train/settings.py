@@ -8,6 +8,7 @@ setting or data option given that differs from the run's is an error (only ``--e
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -35,6 +36,8 @@ class Settings:
     limit: Optional[int]
     # the --preprocessing choice; config.json's top-level "preprocessing" holds what it resolved to
     preprocessing: str = DEFAULT_PREPROCESSING
+    # the width multiplier given to create_model (a config.json from before it existed: 1.0, what it trained)
+    alpha: float = 1.0
 
 
 @dataclass
@@ -58,7 +61,7 @@ def data_options(color: Any = None, image_size: Any = None, image_shape: Any = N
 
 
 def _resolve(model, dataset, recipe, epochs, batch_size, augment, val_split, seed, limit,
-             preprocessing=DEFAULT_PREPROCESSING) -> tuple[Settings, Recipe]:
+             preprocessing=DEFAULT_PREPROCESSING, alpha=1.0) -> tuple[Settings, Recipe]:
     """Validate at the door (argument named), fill unset values from the recipe."""
     from edgenets.models import get_model_info
 
@@ -81,8 +84,10 @@ def _resolve(model, dataset, recipe, epochs, batch_size, augment, val_split, see
         raise InputError(f"--seed must be between 0 and 2**32 - 1. Received: {seed}")
     if preprocessing != MEAN_STD:
         check_preprocessing(preprocessing, "--preprocessing")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or alpha <= 0:
+        raise InputError(f"--alpha must be a number > 0 (the width multiplier). Received: {alpha!r}")
     return Settings(model, str(dataset), rec.name, int(epochs), int(batch_size), augment, float(val_split),
-                    int(seed), None if limit is None else int(limit), str(preprocessing)), rec
+                    int(seed), None if limit is None else int(limit), str(preprocessing), float(alpha)), rec
 
 
 def as_json(value: Any) -> Any:
@@ -122,16 +127,16 @@ def _resume_plan(run_dir: Path, overrides: dict, options: dict) -> Plan:
 
 
 def resolve_settings(model, dataset_spec, *, recipe, epochs, batch_size, augment, val_split, seed, limit,
-                     preprocessing, options: dict, name, out, resume, force) -> Plan:
+                     preprocessing, options: dict, name, out, resume, force, alpha=None) -> Plan:
     """Step 1: every argument checked (nothing loaded or written yet); a resumed run's own settings."""
     if resume is not None:
         overrides = {"model": model, "dataset": dataset_spec, "recipe": recipe, "batch_size": batch_size,
                      "augment": augment, "val_split": val_split, "seed": seed, "epochs": epochs, "limit": limit,
-                     "preprocessing": preprocessing}
+                     "preprocessing": preprocessing, "alpha": None if alpha is None else float(alpha)}
         return _resume_plan(Path(resume), overrides, options)
     settings, rec = _resolve(model, dataset_spec or "mnist", recipe or "default", epochs, batch_size, augment,
                              0.1 if val_split is None else val_split, 0 if seed is None else seed, limit,
-                             preprocessing or DEFAULT_PREPROCESSING)
+                             preprocessing or DEFAULT_PREPROCESSING, 1.0 if alpha is None else alpha)
     run_name = name or default_name(settings)
     if Path(run_name).name != run_name or run_name in (".", ".."):
         raise InputError(f"--name must be a plain folder name (no '/', '.' or '..'). Received: {run_name!r}")
@@ -146,4 +151,5 @@ def resolve_settings(model, dataset_spec, *, recipe, epochs, batch_size, augment
 
 def default_name(settings: Settings) -> str:
     stem = Path(settings.dataset).stem if settings.dataset not in ("mnist", "fashion-mnist") else settings.dataset
-    return f"{settings.model}-{stem}-{settings.recipe}-s{settings.seed}"
+    width = "" if settings.alpha == 1.0 else f"-a{settings.alpha:g}"
+    return f"{settings.model}{width}-{stem}-{settings.recipe}-s{settings.seed}"
