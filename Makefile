@@ -17,7 +17,7 @@ export BOARD_DIR
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[train,device,dev]"
+	$(PY) -m pip install -q -e ".[train,device,sweep,dev]"
 	@touch $@
 
 install: $(STAMP)

@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "edgenets.commands.train",
     "edgenets.commands.export",
     "edgenets.commands.bench",
+    "edgenets.commands.sweep",
     "edgenets.commands.predict",
     "edgenets.commands.board",
     "edgenets.commands.report",

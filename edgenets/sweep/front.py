@@ -241,8 +241,11 @@ class Decision:
         """One line: the recommendation, or why there is none and what comes closest."""
         if self.recommended is not None:
             c = self.recommended
-            return (f"recommended {c.label}: accuracy {c.accuracy * 100:.2f}%, p50 {c.latency_us:.1f} us, "
-                    f"{c.size_bytes / KIB:.1f} KiB; {len(self.fitting)} of {self.measured} measured candidates "
+            numbers = f"accuracy {c.accuracy * 100:.2f}%, p50 {c.latency_us:.1f} us, {c.size_bytes / KIB:.1f} KiB"
+            if self.budget.max_latency_us is None and self.budget.max_size_kb is None:
+                return (f"recommended {c.label}: {numbers}; the most accurate of {self.measured} measured candidates "
+                        f"(no budget given: --max-latency-us, --max-size-kb)")
+            return (f"recommended {c.label}: {numbers}; {len(self.fitting)} of {self.measured} measured candidates "
                     f"fit {self.budget.describe()}")
         if not self.measured:
             return f"no candidate was measured ({len(self.failed)} failed)"
