@@ -20,7 +20,8 @@ from typing import Optional, Sequence
 
 from edgenets import _io
 from edgenets.report import tables as report_tables
-from edgenets.report.document import Code, Details, Document, Heading, Image, Paragraph, to_html, to_markdown
+from edgenets.errors import InputError
+from edgenets.report.document import Code, Details, Document, Heading, Image, Paragraph, Table, to_html, to_markdown
 from edgenets.report.inputs import Inputs, Run, collect_inputs, load_run
 from edgenets.report.tables import REFERENCE, Tables
 
@@ -39,15 +40,53 @@ class Figures:
 
 
 def build_report(run_dirs: Sequence[str | Path], bench_files: Sequence[str | Path] = (), out: str | Path = "report",
-                 command: str = "") -> dict:
-    """Write ``out/index.md``, ``out/index.html`` and the PNGs; return their paths."""
+                 command: str = "", sweep: Optional[str | Path] = None) -> dict:
+    """Write ``out/index.md``, ``out/index.html`` and the PNGs; return their paths.
+
+    ``sweep``: a sweep directory (or its sweep.json) from ``edgenets sweep``: its front, budget and
+    recommendation come first; with no ``run_dirs`` its finished trials are the runs, and its bench.json
+    is among the bench files."""
+    sweep_doc = None
+    if sweep is not None:
+        from edgenets.sweep.render import load_results
+
+        sweep_doc, sweep_dir = load_results(sweep)
+        if not run_dirs:
+            run_dirs = [t_dir for t_dir in _sweep_runs(sweep_doc)]
+        if (sweep_dir / "bench.json").is_file() and str(sweep_dir / "bench.json") not in map(str, bench_files):
+            bench_files = [*bench_files, sweep_dir / "bench.json"]
     inputs = collect_inputs(run_dirs, bench_files)
     tables = compute_tables(inputs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     figures = make_plots(inputs, tables, out)
-    doc = assemble_document(inputs, tables, figures, command)
+    doc = assemble_document(inputs, tables, figures, command, sweep=_sweep_section(sweep_doc, out))
     return write_report(doc, out)
+
+
+def _sweep_runs(sweep_doc: dict) -> list[Path]:
+    seen: dict[str, Path] = {}
+    for c in sweep_doc.get("candidates", []):
+        if c.get("trial_status") == "done" and c.get("run_dir"):
+            seen.setdefault(c["run_dir"], Path(c["run_dir"]))
+    if not seen:
+        raise InputError("the sweep has no finished trial to report on")
+    return list(seen.values())
+
+
+def _sweep_section(sweep_doc: Optional[dict], out: Path) -> list:
+    """The sweep's blocks: the recommendation, the plot of its front, every candidate (None: no sweep)."""
+    if sweep_doc is None:
+        return []
+    from edgenets.sweep.render import HEADERS, front_plot, table_rows, where_measured
+
+    blocks: list = [Paragraph(f"{sweep_doc['decision']['summary']}. Measured on {where_measured(sweep_doc)}; every "
+                              f"candidate timed in one interleaved bench run after all trainings had finished.")]
+    plot = front_plot(sweep_doc, out / "sweep_front.png")
+    if plot is not None:
+        blocks.append(Image(plot, "sweep: accuracy vs latency, the Pareto front and the budget"))
+    blocks.append(Table(HEADERS, table_rows(sweep_doc)))
+    return blocks
 
 
 def compute_tables(inputs: Inputs) -> Tables:
@@ -111,14 +150,19 @@ def make_plots(inputs: Inputs, tables: Tables, out: Path) -> Figures:
     return figures
 
 
-def assemble_document(inputs: Inputs, tables: Tables, figures: Figures, command: str = "") -> Document:
-    """The answer first, then evaluation, efficiency, training, the reference study, and the models last."""
+def assemble_document(inputs: Inputs, tables: Tables, figures: Figures, command: str = "",
+                      sweep: Sequence = ()) -> Document:
+    """The answer first (a sweep's recommendation before it), then evaluation, efficiency, training, the
+    reference study, and the models last."""
     doc = Document("edgenets study: " + ", ".join(inputs.names))
-    doc.add(Paragraph(" ".join(tables.summary)))  # the answer, in one paragraph, before anything else
-    numbers = iter(range(1, 10))
+    numbers = iter(range(1, 12))
 
     def section(title: str) -> Heading:
         return Heading(f"{next(numbers)}. {title}")
+
+    if sweep:
+        doc.add(section("Which model to ship: the sweep"), *sweep)
+    doc.add(Paragraph(" ".join(tables.summary)))  # the answer, in one paragraph, before anything else
 
     if tables.answer or figures.accuracy_vs_latency:
         doc.add(section("The answer: float32 vs int8, accuracy vs latency"))

@@ -11,6 +11,29 @@ from typing import Any, Optional
 
 from edgenets.sweep.front import KIB
 
+def load_results(path: str | Path) -> tuple[dict, Path]:
+    """A sweep's results document (a sweep directory or its sweep.json) and the sweep directory; one-line errors."""
+    import json
+
+    from edgenets.errors import InputError
+
+    p = Path(path)
+    file = p / "sweep.json" if p.is_dir() else p
+    if not file.is_file():
+        raise InputError(f"--sweep {path}: no sweep results there (a folder written by `edgenets sweep` has sweep.json)")
+    try:
+        doc = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{file}: not readable JSON ({type(exc).__name__}: {exc})") from None
+    if not isinstance(doc, dict) or doc.get("schema") != "edgenets.sweep/1":
+        got = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
+        raise InputError(f"{file}: schema: expected 'edgenets.sweep/1', got {got!r} (not an edgenets sweep result?)")
+    for key in ("candidates", "decision", "budget", "trials"):
+        if key not in doc:
+            raise InputError(f"{file}: no {key!r} (an incomplete sweep result)")
+    return doc, file.parent
+
+
 HEADERS = ["", "model", "alpha", "precision", "accuracy %", "p50 us", "size KiB", "front", "budget", "trial"]
 
 
