@@ -107,6 +107,12 @@ def sweep(
                       bench=bench, resume=resume, force=force, rebench=rebench, bench_given=bench_given)
     doc = sweep_run(plan, force=force, log=lambda line: typer.echo(line, err=True))
     _print(doc, fmt, out)
+    failed = [t for t in doc["trials"] if t["status"] == "failed"]
+    if failed:  # as bench does: everything printed and written first, then exit 1
+        from edgenets.errors import EdgenetsError
+
+        raise EdgenetsError(f"{len(failed)} of {len(doc['trials'])} trial(s) failed; first: {failed[0]['name']}: "
+                            f"{failed[0]['error']} (its log: {out / 'trials' / (failed[0]['name'] + '.log')})")
 
 
 def _print(doc: dict, fmt: str, out: Path) -> None:
