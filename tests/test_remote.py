@@ -644,3 +644,37 @@ def test_an_interrupted_remote_bench_writes_nothing_and_the_board_cleans_up(sshd
     while (board_processes() or _work_dirs(board) != before) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert board_processes() == [] and _work_dirs(board) == before
+
+
+@pytest.mark.board
+@pytest.mark.slow
+def test_a_sweep_measures_its_candidates_on_the_board(sshd, board, models, x86_bench, tmp_path):
+    """`edgenets sweep --remote`: the candidates' one bench run happens on the board (edgenets.sweep.run.measure),
+    labelled emulated, with the accuracy x86 measures; the sweep's candidates read the board's numbers."""
+    from edgenets.sweep.front import Budget
+    from edgenets.sweep.run import BenchSettings, SweepPlan, candidates, measure
+    from edgenets.sweep.space import space_from_options
+    from edgenets.sweep.tuning import Outcome
+
+    space = space_from_options("mobilenet", dataset="mnist")
+    bench = BenchSettings(runs=5, warmup=1, min_seconds=0, rounds=1, limit=LIMIT, remote="board",
+                          remote_venv=str(_venv(board)), ssh_config=str(sshd.config))
+    plan = SweepPlan(space, Budget(), tmp_path, None, bench, trials=space.trials())
+    lines = []
+    doc = measure(plan, models, lines.append)
+    env = doc["environment"]
+    assert env["machine"] == "aarch64" and env["emulated"] and env["remote"]["host"] == "board"
+    _assert_metrics_equal(doc, x86_bench)
+    assert json.loads((tmp_path / "bench.json").read_text())["sweep_bench"]["remote"] == "board"
+    assert any("on board board over SSH" in line for line in lines)
+    # a trial whose exports are these files gets the board's accuracy and latency
+    trial = plan.trials[0]
+    export = tmp_path / "trials" / trial.name / "export"
+    export.mkdir(parents=True)
+    for path, precision in zip(models, ("float32", "int8")):
+        shutil.copy(path, export / f"model_{precision}.tflite")
+    doc["results"] = [{**r, "path": str(export / Path(r["path"]).name)} for r in doc["results"]]
+    cands = candidates(plan, {trial.id: Outcome("done")}, doc)
+    by_precision = {r["precision"]: r for r in doc["results"]}
+    for c in cands:
+        assert c.ok and c.latency_us == by_precision[c.precision]["latency"]["p50_us"]
