@@ -36,7 +36,10 @@ def ray_env(folder: Path) -> dict:
     from edgenets.data.cache import home as data_home
 
     env = dict(os.environ)
-    env.update(HOME=str(home), RAY_TMPDIR=tempfile.mkdtemp(prefix="ray", dir="/tmp"), RAY_USAGE_STATS_ENABLED="0",
+    # a fresh name, not created: Ray creates it, and run_sweep removes it after each run (nothing left behind)
+    ray_tmp = tempfile.mkdtemp(prefix="edgenets-ray-", dir="/tmp")
+    os.rmdir(ray_tmp)
+    env.update(HOME=str(home), RAY_TMPDIR=ray_tmp, RAY_USAGE_STATS_ENABLED="0",
                EDGENETS_HOME=str(data_home()), PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="3")
     return env
 
@@ -80,8 +83,7 @@ class Sweep:
 def run_sweep(args, env: dict, log_dir: Path, timeout: float = 600) -> tuple[int, str, str]:
     sweep = Sweep(args, env, log_dir)
     code = sweep.wait(timeout)
-    shutil.rmtree(env["RAY_TMPDIR"], ignore_errors=True)
-    env["RAY_TMPDIR"] = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    shutil.rmtree(env["RAY_TMPDIR"], ignore_errors=True)  # Ray's session files: the next run makes new ones
     return code, sweep.out, sweep.err
 
 

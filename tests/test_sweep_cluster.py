@@ -50,6 +50,7 @@ def test_a_stopped_sweep_resumes_without_training_finished_trials_again(tmp_path
         code = sweep.proc.wait(timeout=120)
     finally:
         sweep.close()
+        shutil.rmtree(env["RAY_TMPDIR"], ignore_errors=True)
     assert code == 130, sweep.err
     assert f"edgenets sweep --resume {out}" in sweep.err and "Traceback" not in sweep.err
     assert not (out / "sweep.json").exists()
@@ -57,7 +58,6 @@ def test_a_stopped_sweep_resumes_without_training_finished_trials_again(tmp_path
     assert len(finished) == 1
     kept = {p: p.stat().st_mtime_ns for p in finished[0].rglob("*") if p.is_file()}
 
-    shutil.rmtree(env["RAY_TMPDIR"], ignore_errors=True)
     code, stdout, stderr = run_sweep(["--resume", "--out", out], env, tmp_path)
     assert code == 0, stderr
     doc = json.loads((out / "sweep.json").read_text())
