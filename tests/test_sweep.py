@@ -70,7 +70,7 @@ def test_resume_with_a_budget_decides_again_from_the_same_measurements(finished)
     latencies = sorted(v[1] for v in points.values())
     sizes = sorted(v[2] for v in points.values())
     limit_us, limit_kb = latencies[2], sizes[2] / 1024  # two or three of four fit each limit
-    code, stdout, stderr = run_sweep(["--resume", "--out", out, "--max-latency-us", limit_us, "--max-size-kb", limit_kb],
+    code, stdout, stderr = run_sweep(["--resume", out, "--max-latency-us", limit_us, "--max-size-kb", limit_kb],
                                      finished["env"], finished["folder"])
     assert code == 0, stderr
     assert "latencies from" in stderr and (out / "bench.json").read_bytes() == bench_bytes
@@ -81,8 +81,15 @@ def test_resume_with_a_budget_decides_again_from_the_same_measurements(finished)
     fitting = {p for p, v in points.items() if v[1] <= limit_us and v[2] <= limit_kb * 1024}
     assert {c["tflite"] for c in doc["decision"]["fitting"]} == fitting
 
+    # other bench settings: measured again, not reused
+    code, stdout, stderr = run_sweep(["--resume", out, "--rounds", "3"], finished["env"], finished["folder"])
+    assert code == 0, stderr
+    assert "benchmarking 4 candidate(s)" in stderr and "latencies from" not in stderr
+    assert json.loads((out / "bench.json").read_text())["environment"]["rounds"] == 3
+    points = bench_points(out)
+
     # a budget nothing meets is an answer, not an error: the closest, by relative overshoot
-    code, stdout, stderr = run_sweep(["--resume", "--out", out, "--max-latency-us", "0.5"], finished["env"], finished["folder"])
+    code, stdout, stderr = run_sweep(["--resume", out, "--max-latency-us", "0.5"], finished["env"], finished["folder"])
     assert code == 0, stderr
     doc = _doc(out)
     assert doc["decision"]["recommended"] is None and "no candidate fits p50 <= 0.5 us" in stdout
@@ -104,6 +111,7 @@ def test_resume_with_a_budget_decides_again_from_the_same_measurements(finished)
     (["--alpha", "0.5"], "--models"),
     ([], "search space"),
     (["--rebench"], "--resume"),
+    (["--models", "mobilenet", "--cpus-per-trial", "64"], "--cpus-per-trial 64"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, run_cli, args, fragment):
     out = tmp_path / "sw"
@@ -128,7 +136,7 @@ def test_resume_and_force_refuse_what_is_not_a_sweep(tmp_path, run_cli):
     folder = tmp_path / "notasweep"
     folder.mkdir()
     (folder / "keep.txt").write_text("mine")
-    assert_one_line_error(run_cli("sweep", "--resume", "--out", folder), "not a sweep directory")
+    assert_one_line_error(run_cli("sweep", "--resume", folder), "not a sweep directory")
     assert_one_line_error(run_cli("sweep", "--models", "mobilenet", "--out", folder), "--resume")
     assert_one_line_error(run_cli("sweep", "--models", "mobilenet", "--out", folder, "--force"), "not a sweep directory")
     assert (folder / "keep.txt").read_text() == "mine"

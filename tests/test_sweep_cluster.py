@@ -58,7 +58,9 @@ def test_a_stopped_sweep_resumes_without_training_finished_trials_again(tmp_path
     assert len(finished) == 1
     kept = {p: p.stat().st_mtime_ns for p in finished[0].rglob("*") if p.is_file()}
 
-    code, stdout, stderr = run_sweep(["--resume", "--out", out], env, tmp_path)
+    resume = sweep.err.split("Continue with: ")[1].split()  # the command exactly as printed
+    assert resume == ["edgenets", "sweep", "--resume", str(out)]
+    code, stdout, stderr = run_sweep(resume[2:], env, tmp_path)
     assert code == 0, stderr
     doc = json.loads((out / "sweep.json").read_text())
     assert [t["status"] for t in doc["trials"]] == ["done", "done"]

@@ -49,9 +49,9 @@ def sweep(
     max_size_kb: Annotated[Optional[float], typer.Option(help="Budget: .tflite size in KiB.", rich_help_panel=BUDGET)] = None,
     address: Annotated[Optional[str], typer.Option(help="Run the trainings on an existing Ray cluster: auto (the one `ray start` left on this machine), HOST:PORT or ray://HOST:PORT. Default: a local Ray instance on 127.0.0.1.", rich_help_panel=RAY, show_default=False)] = None,
     cpus: Annotated[Optional[int], typer.Option(help="CPUs the local Ray instance may use (default: all).", rich_help_panel=RAY, show_default=False)] = None,
-    cpus_per_trial: Annotated[int, typer.Option(help="CPUs each trial declares; TensorFlow in it uses that many threads.", rich_help_panel=RAY)] = 1,
+    cpus_per_trial: Annotated[Optional[int], typer.Option(help="CPUs each trial declares; TensorFlow in it uses that many threads. [default: 1]", rich_help_panel=RAY, show_default=False)] = None,
     max_concurrent: Annotated[Optional[int], typer.Option(help="At most N trials at once (default: as many as the CPUs allow).", rich_help_panel=RAY, show_default=False)] = None,
-    early_stop: Annotated[str, typer.Option(help="none, or asha: stop trainings whose validation accuracy trails after an epoch (they are not exported).", rich_help_panel=RAY)] = "none",
+    early_stop: Annotated[Optional[str], typer.Option(help="none, or asha: stop trainings whose validation accuracy trails after an epoch (they are not exported). [default: none]", rich_help_panel=RAY, show_default=False)] = None,
     threads: Annotated[Optional[int], typer.Option(help="Interpreter threads for the latency measurement. [default: 1]", rich_help_panel=BENCH, show_default=False)] = None,
     rounds: Annotated[Optional[int], typer.Option(help=f"Interleaved timing rounds. [default: {DEFAULT_ROUNDS}]", rich_help_panel=BENCH, show_default=False)] = None,
     runs: Annotated[Optional[int], typer.Option(help=f"Timed invokes per candidate at least. [default: {DEFAULT_RUNS}]", rich_help_panel=BENCH, show_default=False)] = None,
@@ -63,8 +63,8 @@ def sweep(
     remote: Annotated[Optional[str], typer.Option(help="Measure on this board over SSH (HOST, USER@HOST[:PORT]) instead of here; it needs `edgenets board setup` (docs/device.md).", rich_help_panel=BENCH, show_default=False)] = None,
     remote_venv: Annotated[Optional[str], typer.Option(help="With --remote: the board's venv.", rich_help_panel=BENCH, show_default=False)] = None,
     ssh_config: Annotated[Optional[Path], typer.Option(help="With --remote: an ssh_config file.", rich_help_panel=BENCH, show_default=False)] = None,
-    out: Annotated[Path, typer.Option(help="The sweep directory (trials, results, plot).")] = Path("sweep"),
-    resume: Annotated[bool, typer.Option("--resume", help="Finish the sweep in --out: trials already done are not run again; the budget may change.")] = False,
+    out: Annotated[Optional[Path], typer.Option(help="The sweep directory (trials, results, plot). [default: sweep]", show_default=False)] = None,
+    resume: Annotated[Optional[Path], typer.Option("--resume", help="Finish the sweep in SWEEP_DIR: trials already done are not run again; the budget and the latency measurement may change.", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Delete the sweep in --out and start again.")] = False,
     rebench: Annotated[bool, typer.Option("--rebench", help="With --resume: measure the latencies again even if bench.json has them.")] = False,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="What to print: the table, or the results JSON.")] = OutputFormat.table,
@@ -86,33 +86,42 @@ def sweep(
     fmt = _value(fmt)
     if fmt not in ("table", "json"):
         raise InputError(f"--format must be table or json for a sweep. Received: {fmt!r}")
-    if rebench and not resume:
+    if rebench and resume is None:
         raise InputError("--rebench needs --resume (a new sweep measures anyway)")
+    if resume is not None and out is not None and Path(out).resolve() != Path(resume).resolve():
+        raise InputError(f"--out {out}: --resume {resume} finishes the sweep where it is; leave out --out")
+    out = resume if resume is not None else (out or Path("sweep"))
     space = None
     if space_file is not None:
-        values = {**read_space_file(space_file), **given}
-        space = build_space(values, source=None if given else str(space_file))
+        from_file = read_space_file(space_file)
+        build_space(from_file, source=str(space_file))  # the file's own values, its errors naming the file
+        space = build_space({**from_file, **given})  # then the options given here, their errors naming them
     elif given:
         space = build_space(given)
-    budget = None if max_latency_us is None and max_size_kb is None and resume else \
-        Budget(max_latency_us=max_latency_us, max_size_kb=max_size_kb)
+    budget_given = [k for k, v in (("max_latency_us", max_latency_us), ("max_size_kb", max_size_kb)) if v is not None]
+    budget = Budget(max_latency_us=max_latency_us, max_size_kb=max_size_kb)
     bench_values = {"threads": threads, "rounds": rounds, "runs": runs, "warmup": warmup, "min_seconds": min_seconds,
                     "limit": bench_limit, "runtime": _value(runtime), "device": _value(device), "remote": remote,
                     "remote_venv": remote_venv, "ssh_config": None if ssh_config is None else str(ssh_config)}
     bench_given = [k for k, v in bench_values.items() if v is not None]
     bench = BenchSettings(**{k: v for k, v in bench_values.items() if v is not None})
-    plan = plan_sweep(space, out=out, budget=budget,
-                      ray=RaySettings(address=address, cpus=cpus, cpus_per_trial=cpus_per_trial,
-                                      max_concurrent=max_concurrent, scheduler=early_stop),
-                      bench=bench, resume=resume, force=force, rebench=rebench, bench_given=bench_given)
+    ray_values = {"cpus_per_trial": cpus_per_trial, "max_concurrent": max_concurrent, "scheduler": early_stop}
+    ray_given = [k for k, v in ray_values.items() if v is not None]
+    ray = RaySettings(address=address, cpus=cpus, **{k: v for k, v in ray_values.items() if v is not None})
+    plan = plan_sweep(space, out=out, budget=budget, ray=ray, bench=bench, resume=resume is not None, force=force,
+                      rebench=rebench, bench_given=bench_given, ray_given=ray_given, budget_given=budget_given)
     doc = sweep_run(plan, force=force, log=lambda line: typer.echo(line, err=True))
-    _print(doc, fmt, out)
+    _print(doc, fmt, plan.out)
+    from edgenets.errors import EdgenetsError
+
     failed = [t for t in doc["trials"] if t["status"] == "failed"]
     if failed:  # as bench does: everything printed and written first, then exit 1
-        from edgenets.errors import EdgenetsError
-
         raise EdgenetsError(f"{len(failed)} of {len(doc['trials'])} trial(s) failed; first: {failed[0]['name']}: "
-                            f"{failed[0]['error']} (its log: {out / 'trials' / (failed[0]['name'] + '.log')})")
+                            f"{failed[0]['error']} (its log: {plan.out / 'trials' / (failed[0]['name'] + '.log')})")
+    unmeasured = [c for c in doc["candidates"] if c.get("trial_status") == "done" and c.get("error")]
+    if unmeasured:
+        c = unmeasured[0]
+        raise EdgenetsError(f"{len(unmeasured)} candidate(s) could not be measured; first: {c['tflite']}: {c['error']}")
 
 
 def _print(doc: dict, fmt: str, out: Path) -> None:

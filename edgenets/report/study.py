@@ -52,7 +52,7 @@ def build_report(run_dirs: Sequence[str | Path], bench_files: Sequence[str | Pat
 
         sweep_doc, sweep_dir = load_results(sweep)
         if not run_dirs:
-            run_dirs = [t_dir for t_dir in _sweep_runs(sweep_doc)]
+            run_dirs = _sweep_runs(sweep_doc, sweep_dir)
         if (sweep_dir / "bench.json").is_file() and str(sweep_dir / "bench.json") not in map(str, bench_files):
             bench_files = [*bench_files, sweep_dir / "bench.json"]
     inputs = collect_inputs(run_dirs, bench_files)
@@ -64,11 +64,12 @@ def build_report(run_dirs: Sequence[str | Path], bench_files: Sequence[str | Pat
     return write_report(doc, out)
 
 
-def _sweep_runs(sweep_doc: dict) -> list[Path]:
+def _sweep_runs(sweep_doc: dict, sweep_dir: Path) -> list[Path]:
+    """The finished trials' run directories, found in the sweep's folder (wherever it now is)."""
     seen: dict[str, Path] = {}
-    for c in sweep_doc.get("candidates", []):
-        if c.get("trial_status") == "done" and c.get("run_dir"):
-            seen.setdefault(c["run_dir"], Path(c["run_dir"]))
+    for t in sweep_doc.get("trials", []):
+        if t.get("status") == "done" and t.get("name"):
+            seen.setdefault(t["name"], sweep_dir / "trials" / t["name"])
     if not seen:
         raise InputError("the sweep has no finished trial to report on")
     return list(seen.values())

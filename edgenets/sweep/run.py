@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from edgenets import _io
-from edgenets.errors import EdgenetsError, InputError, first_line
+from edgenets.errors import EdgenetsError, InputError, MissingDependencyError, first_line
 from edgenets.sweep.front import Budget, Candidate, Decision, decide
 from edgenets.sweep.space import SearchSpace, Trial, build_space
 
@@ -109,8 +109,11 @@ def _check_ray(ray: RaySettings) -> RaySettings:
         parse_address(ray.address)
         if ray.cpus is not None:
             raise InputError("--cpus is for the local Ray instance; a cluster has the CPUs its nodes declared")
-    elif ray.cpus is not None and ray.cpus < ray.cpus_per_trial:
-        raise InputError(f"--cpus-per-trial {ray.cpus_per_trial} is more than the {ray.cpus} CPUs given to Ray (--cpus)")
+    else:
+        have = ray.cpus if ray.cpus is not None else (os.cpu_count() or 1)
+        if have < ray.cpus_per_trial:
+            said = "given to Ray (--cpus)" if ray.cpus is not None else "of this machine"
+            raise InputError(f"--cpus-per-trial {ray.cpus_per_trial} is more than the {have} CPUs {said}")
     return ray
 
 
@@ -139,6 +142,15 @@ def _check_bench(bench: BenchSettings) -> BenchSettings:
     return bench
 
 
+def _absolute_data(space: SearchSpace) -> SearchSpace:
+    """A data path made absolute (trials run in Ray's own working directories, on other nodes, and --resume may be
+    run from elsewhere); names such as mnist stay names."""
+    dataset = space.fixed["dataset"]
+    if Path(dataset).exists() and not Path(dataset).is_absolute():
+        return build_space({**space.as_dict(), "dataset": str(Path(dataset).resolve())})
+    return space
+
+
 def is_local(address: Optional[str]) -> bool:
     from edgenets.sweep.tuning import is_loopback
 
@@ -153,20 +165,41 @@ def _saved(out: Path) -> dict:
 
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
-        if saved.get("schema") != SCHEMA:
-            raise ValueError(f"schema {saved.get('schema')!r}, expected {SCHEMA!r}")
+        if not isinstance(saved, dict) or saved.get("schema") != SCHEMA:
+            got = saved.get("schema") if isinstance(saved, dict) else type(saved).__name__
+            raise ValueError(f"schema {got!r}, expected {SCHEMA!r}")
+        for key, kind in (("space", dict), ("budget", dict), ("bench", dict), ("ray", dict)):
+            if not isinstance(saved.get(key), kind):
+                raise ValueError(f"no {key!r} mapping")
         return saved
-    except (OSError, ValueError, AttributeError) as exc:
+    except (OSError, ValueError) as exc:
         raise InputError(f"{path}: not a sweep's space file ({first_line(exc)})") from None
+
+
+def _settings(cls, values: dict, path: Path):
+    """BenchSettings / RaySettings / Budget from a saved mapping; an unknown key names the file."""
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise InputError(f"{path}: {first_line(exc)}") from None
+
+
+# the Ray settings Ray Tune saves with the experiment (a resumed sweep cannot change them); where it runs may
+KEPT_RAY = ("cpus_per_trial", "max_concurrent", "scheduler")
+RAY_FLAGS = {"cpus_per_trial": "--cpus-per-trial", "max_concurrent": "--max-concurrent", "scheduler": "--early-stop"}
 
 
 def plan_sweep(space: Optional[SearchSpace], *, out: Path, budget: Optional[Budget] = None, ray: RaySettings = RaySettings(),
                bench: BenchSettings = BenchSettings(), resume: bool = False, force: bool = False,
-               rebench: bool = False, bench_given: Sequence[str] = ()) -> SweepPlan:
-    """Step 1. A new sweep needs ``space``; ``resume`` reads the sweep's own and refuses a different one
-    (the budget may change: it only changes the decision; bench settings named in ``bench_given`` too)."""
-    out = Path(out)
-    ray = _check_ray(ray)
+               rebench: bool = False, bench_given: Sequence[str] = (), ray_given: Sequence[str] = (),
+               budget_given: Sequence[str] = ()) -> SweepPlan:
+    """Step 1: everything checked, nothing written. A new sweep needs ``space``; ``resume`` reads the sweep's
+    own and refuses a different one. On resume, the saved budget, bench and Ray settings stay unless named in
+    ``budget_given`` / ``bench_given`` / ``ray_given`` (only the address and --cpus of Ray may change: Ray
+    Tune keeps the rest with the experiment)."""
+    out = Path(out).resolve()  # every path in the results is absolute: report --sweep works from anywhere
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: a file, not a folder")
     if resume:
         if force:
             raise InputError("--force starts the sweep again; --resume finishes it: give one")
@@ -176,27 +209,36 @@ def plan_sweep(space: Optional[SearchSpace], *, out: Path, budget: Optional[Budg
             raise InputError(f"--resume {out}: a resumed sweep keeps its search space; leave out the space options "
                              f"(or start a new sweep with --out)")
         space = saved_space
-        if budget is None:
-            budget = Budget(**saved.get("budget", {}))
-        kept = BenchSettings(**saved.get("bench", {}))
+        saved_budget = _settings(Budget, saved["budget"], out / SPACE_FILE)
+        budget = replace(saved_budget, **{k: getattr(budget, k) for k in budget_given}) if budget else saved_budget
+        kept = _settings(BenchSettings, saved["bench"], out / SPACE_FILE)
         bench = replace(kept, **{k: getattr(bench, k) for k in bench_given})
+        kept_ray = _settings(RaySettings, saved["ray"], out / SPACE_FILE)
+        for key in KEPT_RAY:
+            if key in ray_given and getattr(ray, key) != getattr(kept_ray, key):
+                raise InputError(f"{RAY_FLAGS[key]}: a resumed sweep keeps its Ray Tune settings "
+                                 f"({getattr(kept_ray, key)!r}); received {getattr(ray, key)!r}")
+        ray = replace(kept_ray, address=ray.address, cpus=ray.cpus)
     else:
         if space is None:
             raise InputError("give the search space (--models ..., or --space FILE), or --resume SWEEP_DIR")
         if out.exists() and any(out.iterdir()):
             if not force:
-                raise InputError(f"{out}: exists (use --resume {out} to finish that sweep, or --force to start again)")
+                raise InputError(f"{out}: exists (use `{resume_command(out)}` to finish that sweep, or --force to start again)")
             if not (out / SPACE_FILE).is_file():
                 raise InputError(f"{out}: exists and is not a sweep directory (no {SPACE_FILE}); --force will not delete it")
+        space = _absolute_data(space)
+    ray = _check_ray(ray)
     bench = _check_bench(bench)
     from edgenets.sweep.tuning import check_reachable, import_ray
 
-    if ray.address is None or ray.address != "auto":
-        check_reachable(ray.address)  # in seconds, before anything is written (Ray retries for minutes)
-    if ray.address is None or is_local(ray.address):
-        from edgenets.errors import require
+    check_reachable(ray.address)  # in seconds, before anything is written (Ray retries for minutes)
+    if is_local(ray.address):
+        import importlib.util
 
-        require("tensorflow", "train", "edgenets sweep")  # the trials train here
+        if importlib.util.find_spec("tensorflow") is None:  # the trials train here (found, not imported: the
+            raise MissingDependencyError('edgenets sweep trains here and needs TensorFlow: pip install '  # bench
+                                         '"edgenets[train,sweep]"')  # runs in this process, without it)
     import_ray(ray.address)
     trials = space.trials()
     if not trials:
@@ -223,23 +265,27 @@ def prepare_dir(plan: SweepPlan, *, force: bool = False) -> None:
 
 # ------------------------------------------------------------------ 3. trainings on Ray
 
-def train_trials(plan: SweepPlan, log: Log):
-    """Step 3: the trials on Ray Tune; Ray is shut down before anything is timed. Ctrl-C / SIGTERM stop it
-    gracefully (Tune saves its state) and raise :class:`Interrupted` with the resume command."""
+def train_trials(plan: SweepPlan, log: Log, *, force: bool = False):
+    """Steps 2-3: connect to Ray and check the trials fit a node (nothing written yet), write the sweep's folder
+    (:func:`prepare_dir`), run the trials on Ray Tune; then Ray is shut down (the local instance) or left (a
+    cluster) before anything is timed. Ctrl-C / SIGTERM stop it gracefully (Tune saves its state) and raise
+    :class:`Interrupted` with the resume command."""
     from edgenets.sweep import tuning
 
     cluster = tuning.connect(plan.ray.address, num_cpus=plan.ray.cpus)
-    where = "a local Ray instance on 127.0.0.1" if plan.ray.address is None else f"the Ray cluster at {plan.ray.address}"
-    concurrent = cluster["cpus"] // plan.ray.cpus_per_trial
-    if plan.ray.max_concurrent:
-        concurrent = min(concurrent, plan.ray.max_concurrent)
-    log(f"{len(plan.trials)} trial(s) on {where}: {cluster['nodes']} node(s), {cluster['cpus']} CPUs, "
-        f"{plan.ray.cpus_per_trial} per trial, up to {max(concurrent, 1)} at once"
-        + (", ASHA early stopping" if plan.ray.scheduler == "asha" else ""))
-    if cluster["cpus"] < plan.ray.cpus_per_trial:
-        tuning.disconnect()
-        raise InputError(f"--cpus-per-trial {plan.ray.cpus_per_trial}: the Ray cluster has only {cluster['cpus']} CPUs")
     try:
+        if cluster["max_node_cpus"] < plan.ray.cpus_per_trial:
+            where = "this machine's Ray instance has" if plan.ray.address is None else "no node of the cluster has"
+            raise InputError(f"--cpus-per-trial {plan.ray.cpus_per_trial}: {where} that many CPUs "
+                             f"(at most {cluster['max_node_cpus']})")
+        where = "a local Ray instance on 127.0.0.1" if plan.ray.address is None else f"the Ray cluster at {plan.ray.address}"
+        concurrent = cluster["cpus"] // plan.ray.cpus_per_trial
+        if plan.ray.max_concurrent:
+            concurrent = min(concurrent, plan.ray.max_concurrent)
+        prepare_dir(plan, force=force)
+        log(f"{len(plan.trials)} trial(s) on {where}: {cluster['nodes']} node(s), {cluster['cpus']} CPUs, "
+            f"{plan.ray.cpus_per_trial} per trial, up to {max(concurrent, 1)} at once"
+            + (", ASHA early stopping" if plan.ray.scheduler == "asha" else ""))
         with _sigterm_as_sigint():
             result = tuning.run_trials(plan.trials, plan.out, cwd=os.getcwd(), cpus_per_trial=plan.ray.cpus_per_trial,
                                        max_concurrent=plan.ray.max_concurrent, scheduler=plan.ray.scheduler,
@@ -250,8 +296,14 @@ def train_trials(plan: SweepPlan, log: Log):
     if result.interrupted:
         done = sum(o.status in ("done", "stopped") for o in result.outcomes.values())
         raise Interrupted(f"interrupted: {done} of {len(plan.trials)} trial(s) finished, and are kept (so are the "
-                          f"epochs of the one(s) in progress). Continue with: edgenets sweep --resume {plan.out}")
+                          f"epochs of the one(s) in progress). Continue with: {resume_command(plan.out)}")
     return result
+
+
+def resume_command(out: Path) -> str:
+    import shlex
+
+    return f"edgenets sweep --resume {shlex.quote(str(out))}"
 
 
 class _sigterm_as_sigint:
@@ -299,9 +351,9 @@ def _reusable(path: Path, files: Sequence[Path], bench: BenchSettings) -> Option
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if doc.get("sweep_bench") != asdict(bench):
+    if not isinstance(doc, dict) or not isinstance(doc.get("results"), list) or doc.get("sweep_bench") != asdict(bench):
         return None
-    measured = {r.get("path"): r.get("sha256") for r in doc.get("results", [])}
+    measured = {r.get("path"): r.get("sha256") for r in doc["results"] if isinstance(r, dict)}
     for f in files:
         if measured.get(str(f)) != hashlib.sha256(f.read_bytes()).hexdigest():
             return None
@@ -432,12 +484,15 @@ def sweep_run(plan: SweepPlan, *, force: bool = False, log: Log = lambda m: prin
     """Run the planned sweep (steps 2-6); returns the results document (also SWEEP/sweep.json)."""
     from edgenets.sweep.render import markdown_table
 
-    prepare_dir(plan, force=force)
     started = time.perf_counter()
-    tune_run = train_trials(plan, log)
+    tune_run = train_trials(plan, log, force=force)
     files = _candidate_files(plan, tune_run.outcomes)
     bench_started = time.perf_counter()
-    bench_doc = measure(plan, [f for _, _, f in files], log)
+    try:
+        bench_doc = measure(plan, [f for _, _, f in files], log)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM while timing: every trial is done; --resume measures
+        raise Interrupted(f"interrupted while measuring: every trial is trained and kept. Continue with: "
+                          f"{resume_command(plan.out)}") from None
     cands = candidates(plan, tune_run.outcomes, bench_doc)
     decision = decide_sweep(plan, cands)
     seconds = {"trials": round(tune_run.seconds, 1), "bench": round(time.perf_counter() - bench_started, 1),

@@ -95,7 +95,9 @@ def run_trial(trial: Trial, sweep_dir: Path, *, cwd: Optional[str] = None, cpus:
     sweep_dir = Path(sweep_dir)
     directory = run_dir(sweep_dir, trial)
     directory.parent.mkdir(parents=True, exist_ok=True)
+    (directory / STOPPED).unlink(missing_ok=True)  # a record of an earlier stop, not of this run
     total = epochs_of(trial)
+    limit_threads(cpus)  # training and export alike use the trial's CPUs
     with open(log_path(sweep_dir, trial), "a", encoding="utf-8") as log_file:
         def log(line: str) -> None:
             stamp = datetime.now(timezone.utc).strftime("%H:%M:%S")
@@ -138,7 +140,6 @@ def _train(trial: Trial, directory: Path, sweep_dir: Path, *, cwd, cpus, total, 
     if finished and done >= total:
         log(f"already trained ({done} epochs): not retrained")
     else:
-        limit_threads(cpus)
         from edgenets.train import train_run
 
         if 0 < done < total and (directory / "config.json").is_file():

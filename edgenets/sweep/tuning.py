@@ -128,7 +128,9 @@ def connect(address: Optional[str], *, num_cpus: Optional[int] = None) -> dict:
     level = logging.INFO if debug_enabled() else logging.ERROR
     try:
         if address is None:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=debug_enabled(),
+            # address="local": a new instance here, even when RAY_ADDRESS names a cluster
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
+                     log_to_driver=debug_enabled(),
                      logging_level=level, configure_logging=True)
         else:
             if num_cpus is not None:
@@ -139,8 +141,8 @@ def connect(address: Optional[str], *, num_cpus: Optional[int] = None) -> dict:
         raise InputError(f"--address {where}: {first_line(exc)}") from None
     _silence_ray_loggers()
     nodes = [n for n in ray.nodes() if n.get("Alive")]
-    return {"address": address or "local", "nodes": len(nodes),
-            "cpus": int(sum(n.get("Resources", {}).get("CPU", 0) for n in nodes)),
+    cpus = [int(n.get("Resources", {}).get("CPU", 0)) for n in nodes]
+    return {"address": address or "local", "nodes": len(nodes), "cpus": sum(cpus), "max_node_cpus": max(cpus, default=0),
             "node_ips": sorted({n.get("NodeManagerAddress") for n in nodes}), "ray_version": ray.__version__}
 
 
@@ -231,8 +233,11 @@ def _cause(error: Any) -> str:
     return f"{type(cause).__name__}: {first_line(cause)}"
 
 
-def _outcomes(grid, trials: Sequence[Trial], sweep_dir: Path) -> tuple[dict[str, Outcome], bool]:
-    from edgenets.sweep.trial import STOPPED, run_dir
+def _outcomes(grid, trials: Sequence[Trial], *, scheduler: str, interrupted: bool) -> dict[str, Outcome]:
+    """Each trial's outcome from Ray Tune's results. A trial that reported its exports is done; one with an
+    error failed; with ASHA, a TERMINATED trial that ended between epochs was stopped by the scheduler --
+    unless the sweep was interrupted, when it is unfinished like every trial not done ("not run")."""
+    from edgenets.sweep.trial import epochs_of
 
     by_id = {t.id: t for t in trials}
     out: dict[str, Outcome] = {t.id: Outcome("not run") for t in trials}
@@ -246,18 +251,48 @@ def _outcomes(grid, trials: Sequence[Trial], sweep_dir: Path) -> tuple[dict[str,
             continue
         last = dict(result.metrics or {})
         node = last.get("node_id")
-        status = statuses.get(trial_id, "TERMINATED")
-        if result.error is not None:
+        if result.error is not None and not interrupted:
             out[trial_id] = Outcome("failed", _cause(result.error), last, node)
         elif last.get("stage") == "done":
             out[trial_id] = Outcome("done", None, last, node)
-        elif (run_dir(sweep_dir, by_id[trial_id]) / STOPPED).is_file() and status == "TERMINATED":
-            stop = (run_dir(sweep_dir, by_id[trial_id]) / STOPPED).read_text(encoding="utf-8")
-            out[trial_id] = Outcome("stopped", f"stopped early by ASHA ({stop.strip()})", last, node)
+        elif (scheduler == "asha" and not interrupted and statuses.get(trial_id) == "TERMINATED"
+              and last.get("stage") == "training"):
+            reason = (f"stopped early by ASHA after epoch {last.get('epoch')} of {epochs_of(by_id[trial_id])} "
+                      f"(val accuracy {last.get('val_accuracy', float('nan')):.4f})")
+            out[trial_id] = Outcome("stopped", reason, last, node)
         else:
             out[trial_id] = Outcome("not run", None, last, node)
-    interrupted = any(o.status == "not run" for o in out.values())
-    return out, interrupted
+    return out
+
+
+class _Interruption:
+    """Whether Ray Tune received a stop signal during fit. Tune replaces the SIGINT handler with its own and puts
+    the previous one back when a signal arrives (ray/tune/tune.py, _setup_signal_catching): so if, after fit,
+    SIGINT's handler is again the marker installed before, Tune was interrupted."""
+
+    def __enter__(self):
+        import signal
+
+        def marker(signum, frame):  # pragma: no cover - only reached by a second Ctrl-C after Tune's
+            raise KeyboardInterrupt
+
+        self.marker = marker
+        self.previous = signal.getsignal(signal.SIGINT)
+        self.interrupted = False
+        try:
+            signal.signal(signal.SIGINT, marker)
+            self.active = True
+        except ValueError:  # not the main thread: Tune installs no handler either
+            self.active = False
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.active:
+            self.interrupted = signal.getsignal(signal.SIGINT) is self.marker
+            signal.signal(signal.SIGINT, self.previous)
+        return False
 
 
 def run_trials(trials: Sequence[Trial], sweep_dir: Path, *, cwd: str, cpus_per_trial: int = 1,
@@ -287,8 +322,10 @@ def run_trials(trials: Sequence[Trial], sweep_dir: Path, *, cwd: str, cpus_per_t
         )
     if resume:  # a restored Tuner keeps its old callbacks' configuration; ours are re-attached
         _attach_callback(tuner, _callback(trials, log))
-    grid = tuner.fit()
-    outcomes, interrupted = _outcomes(grid, trials, sweep_dir)
+    with _Interruption() as stop:
+        grid = tuner.fit()
+    outcomes = _outcomes(grid, trials, scheduler=scheduler, interrupted=stop.interrupted)
+    interrupted = stop.interrupted or any(o.status == "not run" for o in outcomes.values())
     import ray
 
     nodes = [n for n in ray.nodes() if n.get("Alive")]
