@@ -279,6 +279,9 @@ class _Interruption:
         self.marker = marker
         self.previous = signal.getsignal(signal.SIGINT)
         self.interrupted = False
+        self.active = False
+        if os.environ.get("TUNE_DISABLE_SIGINT_HANDLER", "0") not in ("", "0"):
+            return self  # Tune installs no handler: Ctrl-C is a KeyboardInterrupt, unfinished trials say the rest
         try:
             signal.signal(signal.SIGINT, marker)
             self.active = True
