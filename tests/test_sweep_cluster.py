@@ -119,3 +119,27 @@ def test_a_two_node_cluster_runs_the_sweep_through_address(tmp_path, data):
     # one CPU per node and one per trial: the two trials ran at once, one on each node
     assert len({t["node"] for t in doc["trials"]}) == 2
     assert {c["tflite"] for c in doc["decision"]["front"]} == brute_force_front(bench_points(out))
+
+
+def test_asha_stops_the_trailing_training_which_is_listed_not_exported(tmp_path, mnist):
+    """--early-stop asha on real Ray Tune, one trial at a time: the second trial, at batch 1024 (two steps an
+    epoch, so it cannot learn), meets the first trial's recorded epochs (batch 32) and trails them at a rung
+    (epoch 1 or 2 of 3)."""
+    data = write_subset(mnist, tmp_path / "mnist-3000.npz", train=3000, test=300)
+    env = ray_env(tmp_path)
+    out = tmp_path / "sw"
+    code, stdout, stderr = run_sweep(["--models", "mobilenet", "--alpha", "0.5", "--batch-size", "32,1024",
+                                      "--epochs", "3", "--dataset", data,
+                                      "--cpus", "2", "--max-concurrent", "1", "--early-stop", "asha", "--out", out,
+                                      *FAST_BENCH], env, tmp_path)
+    assert code == 0, stderr
+    doc = json.loads((out / "sweep.json").read_text())
+    assert doc["ray"]["scheduler"] == "asha"
+    kept, stopped = doc["trials"]
+    assert kept["status"] == "done", kept
+    assert stopped["status"] == "stopped" and stopped["error"].startswith("stopped early by ASHA after epoch "), stopped
+    history = (out / "trials" / stopped["name"] / "history.csv").read_text().splitlines()
+    assert 2 <= len(history) <= 3  # 1 or 2 of its 3 epochs, kept
+    assert not (out / "trials" / stopped["name"] / "export").exists()
+    assert {c["error"] for c in doc["candidates"] if c["trial_id"] == stopped["id"]} == {stopped["error"]}
+    assert doc["decision"]["recommended"]["trial_id"] == kept["id"] and stopped["error"] in stdout
