@@ -183,3 +183,16 @@ def test_a_failed_trial_is_a_row_with_its_reason_and_the_sweep_goes_on(tmp_path,
     assert reason in stdout  # the failed rows are in the table, with the reason
     last = [line for line in stderr.splitlines() if line.strip()][-1]
     assert last.startswith("error: 1 of 2 trial(s) failed") and reason in last and "Traceback" not in stderr
+
+
+def test_a_space_file_and_options_errors_name_where_the_value_came_from(tmp_path, run_cli):
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps({"alpha": [0.5, 0], "epochs": 2}))
+    out = tmp_path / "sw"
+    res = run_cli("sweep", "--space", space, "--models", "mobilenet", "--epochs", "3", "--out", out)
+    assert_one_line_error(res, f"{space}: alpha")  # the file's bad value, named in the file
+    space.write_text(json.dumps({"models": ["mobilenet"], "alpha": [0.5]}))
+    assert_one_line_error(run_cli("sweep", "--space", space, "--alpha", "-1", "--out", out), "--alpha")
+    space.write_text(json.dumps({"models": ["mobilenet"], "colour": "rgb"}))
+    assert_one_line_error(run_cli("sweep", "--space", space, "--epochs", "2", "--out", out), str(space), "colour")
+    assert not out.exists()

@@ -94,7 +94,8 @@ def sweep(
     space = None
     if space_file is not None:
         from_file = read_space_file(space_file)
-        build_space(from_file, source=str(space_file))  # the file's own values, its errors naming the file
+        # the file's own values first, their errors naming the file (the models may come from the command line)
+        build_space({"models": given.get("models"), **from_file}, source=str(space_file))
         space = build_space({**from_file, **given})  # then the options given here, their errors naming them
     elif given:
         space = build_space(given)
