@@ -121,25 +121,32 @@ def test_a_two_node_cluster_runs_the_sweep_through_address(tmp_path, data):
     assert {c["tflite"] for c in doc["decision"]["front"]} == brute_force_front(bench_points(out))
 
 
-def test_asha_stops_the_trailing_training_which_is_listed_not_exported(tmp_path, mnist):
-    """--early-stop asha on real Ray Tune, one trial at a time: the second trial, at batch 1024 (two steps an
-    epoch, so it cannot learn), meets the first trial's recorded epochs (batch 32) and trails them at a rung
-    (epoch 1 or 2 of 3)."""
+def test_asha_stops_a_trailing_training_a_failed_one_is_a_row_and_the_sweep_goes_on(tmp_path, mnist):
+    """--early-stop asha on real Ray Tune, one trial at a time. The first trial (batch 32) trains and is exported.
+    The second (batch 1024: two steps an epoch, so it cannot learn) meets the first one's recorded epochs and
+    trails them at a rung (epoch 1 or 2 of 3): stopped, listed with the reason, not exported. The third (batch
+    4096, larger than the data) fails: a row with its reason; the sweep still measures and recommends the first,
+    then exits 1 (as bench does with a failed row)."""
     data = write_subset(mnist, tmp_path / "mnist-3000.npz", train=3000, test=300)
     env = ray_env(tmp_path)
     out = tmp_path / "sw"
-    code, stdout, stderr = run_sweep(["--models", "mobilenet", "--alpha", "0.5", "--batch-size", "32,1024",
-                                      "--epochs", "3", "--dataset", data,
-                                      "--cpus", "2", "--max-concurrent", "1", "--early-stop", "asha", "--out", out,
-                                      *FAST_BENCH], env, tmp_path)
-    assert code == 0, stderr
+    code, stdout, stderr = run_sweep(["--models", "mobilenet", "--alpha", "0.5", "--batch-size", "32,1024,4096",
+                                      "--epochs", "3", "--dataset", data, "--cpus", "2", "--max-concurrent", "1",
+                                      "--early-stop", "asha", "--out", out, *FAST_BENCH], env, tmp_path)
+    assert code == 1, stderr
     doc = json.loads((out / "sweep.json").read_text())
     assert doc["ray"]["scheduler"] == "asha"
-    kept, stopped = doc["trials"]
+    kept, stopped, failed = doc["trials"]
     assert kept["status"] == "done", kept
     assert stopped["status"] == "stopped" and stopped["error"].startswith("stopped early by ASHA after epoch "), stopped
     history = (out / "trials" / stopped["name"] / "history.csv").read_text().splitlines()
     assert 2 <= len(history) <= 3  # 1 or 2 of its 3 epochs, kept
     assert not (out / "trials" / stopped["name"] / "export").exists()
-    assert {c["error"] for c in doc["candidates"] if c["trial_id"] == stopped["id"]} == {stopped["error"]}
-    assert doc["decision"]["recommended"]["trial_id"] == kept["id"] and stopped["error"] in stdout
+    reason = "--batch-size 4096 is larger than the training set"
+    assert failed["status"] == "failed" and reason in failed["error"], failed
+    for trial in (stopped, failed):
+        assert {c["error"] for c in doc["candidates"] if c["trial_id"] == trial["id"]} == {trial["error"]}
+        assert trial["error"] in stdout  # its rows in the table say why
+    assert doc["decision"]["recommended"]["trial_id"] == kept["id"]
+    last = [line for line in stderr.splitlines() if line.strip()][-1]
+    assert last.startswith("error: 1 of 3 trial(s) failed") and reason in last and "Traceback" not in stderr
