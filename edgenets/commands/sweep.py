@@ -75,14 +75,13 @@ def sweep(
     from edgenets.errors import InputError
     from edgenets.sweep.front import Budget
     from edgenets.sweep.run import BenchSettings, RaySettings, plan_sweep, sweep_run
-    from edgenets.sweep.space import KEYS, build_space, read_space_file
+    from edgenets.sweep.space import build_space, read_space_file
 
     given = {"models": models, "alpha": alpha, "precisions": precisions, "recipe": recipe, "epochs": epochs,
              "batch_size": batch_size, "augment": augment, "seed": seed, "dataset": dataset, "limit": limit,
              "val_split": val_split, "preprocessing": preprocessing, "color": _value(color), "image_size": image_size,
              "image_shape": image_shape, "search": search, "num_samples": num_samples, "sampling_seed": sampling_seed}
     given = {k: v for k, v in given.items() if v is not None}
-    assert set(given) <= set(KEYS)
     fmt = _value(fmt)
     if fmt not in ("table", "json"):
         raise InputError(f"--format must be table or json for a sweep. Received: {fmt!r}")

@@ -151,12 +151,6 @@ def _absolute_data(space: SearchSpace) -> SearchSpace:
     return space
 
 
-def is_local(address: Optional[str]) -> bool:
-    from edgenets.sweep.tuning import is_loopback
-
-    return is_loopback(address)
-
-
 def _saved(out: Path) -> dict:
     path = out / SPACE_FILE
     if not path.is_file():
@@ -230,10 +224,10 @@ def plan_sweep(space: Optional[SearchSpace], *, out: Path, budget: Optional[Budg
         space = _absolute_data(space)
     ray = _check_ray(ray)
     bench = _check_bench(bench)
-    from edgenets.sweep.tuning import check_reachable, import_ray
+    from edgenets.sweep.tuning import check_reachable, import_ray, is_loopback
 
     check_reachable(ray.address)  # in seconds, before anything is written (Ray retries for minutes)
-    if is_local(ray.address):
+    if is_loopback(ray.address):
         import importlib.util
 
         if importlib.util.find_spec("tensorflow") is None:  # the trials train here (found, not imported: the
@@ -287,12 +281,12 @@ def train_trials(plan: SweepPlan, log: Log, *, force: bool = False):
             f"{plan.ray.cpus_per_trial} per trial, up to {max(concurrent, 1)} at once"
             + (", ASHA early stopping" if plan.ray.scheduler == "asha" else ""))
         with _sigterm_as_sigint():
-            result = tuning.run_trials(plan.trials, plan.out, cwd=os.getcwd(), cpus_per_trial=plan.ray.cpus_per_trial,
+            result = tuning.run_trials(plan.trials, plan.out, cpus_per_trial=plan.ray.cpus_per_trial,
                                        max_concurrent=plan.ray.max_concurrent, scheduler=plan.ray.scheduler,
                                        resume=plan.resume, log=log)
     finally:
         tuning.disconnect()
-    result.cluster = {**cluster, **result.cluster}
+    result.cluster = cluster
     if result.interrupted:
         done = sum(o.status in ("done", "stopped") for o in result.outcomes.values())
         raise Interrupted(f"interrupted: {done} of {len(plan.trials)} trial(s) finished, and are kept (so are the "
@@ -378,8 +372,7 @@ def measure(plan: SweepPlan, files: Sequence[Path], log: Log) -> dict:
     log(f"benchmarking {len(files)} candidate(s) on {target}: one interleaved run, {b.rounds} rounds, "
         f"{b.threads} thread(s); no training is running")
     started = time.perf_counter()
-    dataset = plan.space.fixed["dataset"]
-    dataset = str(Path(dataset).resolve()) if Path(dataset).exists() else dataset
+    dataset = plan.space.fixed["dataset"]  # a path is already absolute (plan_sweep)
     options = {k: plan.space.fixed[k] for k in ("color", "image_size", "image_shape") if plan.space.fixed.get(k) is not None}
     if b.remote:
         doc = _bench_remote(plan, files, dataset, options, log)

@@ -67,13 +67,6 @@ def exported(directory: Path, precisions) -> bool:
     return (directory / "export" / "export.json").is_file() and all(p.is_file() for p in export_paths(directory, precisions).values())
 
 
-def resolve_dataset(dataset: str, cwd: Optional[str]) -> str:
-    """A relative data path is the driver's (Ray runs a trial in its own working directory)."""
-    if cwd and not os.path.isabs(dataset) and (Path(cwd) / dataset).exists():
-        return str(Path(cwd) / dataset)
-    return dataset
-
-
 def limit_threads(cpus: int) -> None:
     """TensorFlow uses the trial's declared CPUs, not every core of the node (set before TensorFlow starts)."""
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(cpus))
@@ -87,7 +80,7 @@ def limit_threads(cpus: int) -> None:
         pass
 
 
-def run_trial(trial: Trial, sweep_dir: Path, *, cwd: Optional[str] = None, cpus: int = 1,
+def run_trial(trial: Trial, sweep_dir: Path, *, cpus: int = 1,
               report: Report = lambda metrics: None) -> dict:
     """Train and export ``trial`` under ``sweep_dir`` (skipping what is done); returns the final metrics,
     which are also the last ``report``. Errors propagate (Ray Tune records them); ``SystemExit`` from
@@ -111,7 +104,7 @@ def run_trial(trial: Trial, sweep_dir: Path, *, cwd: Optional[str] = None, cpus:
 
         log(f"trial {trial.id}: {json.dumps(trial.as_dict(), sort_keys=True)}")
         try:
-            summary = _train(trial, directory, sweep_dir, cwd=cwd, cpus=cpus, total=total, log=log, on_epoch=on_epoch)
+            summary = _train(trial, directory, total=total, log=log, on_epoch=on_epoch)
         except SystemExit:
             done, _ = training_state(directory)
             log(f"stopped by the scheduler after epoch {done}")
@@ -135,7 +128,7 @@ def run_trial(trial: Trial, sweep_dir: Path, *, cwd: Optional[str] = None, cpus:
     return final
 
 
-def _train(trial: Trial, directory: Path, sweep_dir: Path, *, cwd, cpus, total, log, on_epoch) -> dict:
+def _train(trial: Trial, directory: Path, *, total, log, on_epoch) -> dict:
     done, finished = training_state(directory)
     if finished and done >= total:
         log(f"already trained ({done} epochs): not retrained")
@@ -146,9 +139,8 @@ def _train(trial: Trial, directory: Path, sweep_dir: Path, *, cwd, cpus, total, 
             log(f"continuing from epoch {done}")
             train_run(None, resume=directory, epochs=total, quiet=True, log=log, on_epoch=on_epoch)
         else:  # nothing yet, or a folder a killed trial left before its first epoch or its evaluation
-            kwargs = trial.train_kwargs()
-            kwargs["dataset"] = resolve_dataset(kwargs["dataset"], cwd)
-            train_run(**kwargs, out=directory.parent, force=True, quiet=True, log=log, on_epoch=on_epoch)
+            # (a data path is absolute: the sweep saved it so, since Ray runs a trial in its own folder)
+            train_run(**trial.train_kwargs(), out=directory.parent, force=True, quiet=True, log=log, on_epoch=on_epoch)
     metrics = _read_json(directory / "metrics.json") or {}
     training = metrics.get("training", {})
     return {"val_accuracy": training.get("best_val_accuracy"), "test_accuracy": metrics.get("test", {}).get("accuracy")}

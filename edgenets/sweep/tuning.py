@@ -58,7 +58,7 @@ class TuneRun:
     outcomes: dict[str, Outcome]  # by trial id
     interrupted: bool
     seconds: float
-    cluster: dict  # nodes, CPUs, address, Ray version
+    cluster: dict = field(default_factory=dict)  # what connect() found: nodes, CPUs, address, Ray version
 
 
 # ------------------------------------------------------------------ connecting
@@ -133,8 +133,6 @@ def connect(address: Optional[str], *, num_cpus: Optional[int] = None) -> dict:
                      log_to_driver=debug_enabled(),
                      logging_level=level, configure_logging=True)
         else:
-            if num_cpus is not None:
-                raise InputError("--cpus is for the local Ray instance; a cluster has the CPUs its nodes declared")
             ray.init(address=address, log_to_driver=debug_enabled(), logging_level=level, configure_logging=True)
     except ConnectionError as exc:
         where = "auto (this machine)" if address == "auto" else address
@@ -164,7 +162,7 @@ def disconnect() -> None:
 
 # ------------------------------------------------------------------ the trainable
 
-def _trainable(config: dict, *, sweep_dir: str, cwd: str, cpus: int) -> None:
+def _trainable(config: dict, *, sweep_dir: str, cpus: int) -> None:
     """Runs in a Ray worker: one trial (edgenets.sweep.trial), its epochs reported to Tune."""
     import ray
     from ray import tune
@@ -174,14 +172,14 @@ def _trainable(config: dict, *, sweep_dir: str, cwd: str, cpus: int) -> None:
 
     configure()
     node = ray.get_runtime_context().get_node_id()  # which node trained it (on loopback every node is 127.0.0.1)
-    run_trial(Trial.from_dict(config["trial"]), Path(sweep_dir), cwd=cwd, cpus=cpus,
+    run_trial(Trial.from_dict(config["trial"]), Path(sweep_dir), cpus=cpus,
               report=lambda metrics: tune.report({**metrics, "node_id": node}))
 
 
-def _make_trainable(sweep_dir: Path, cwd: str, cpus_per_trial: int):
+def _make_trainable(sweep_dir: Path, cpus_per_trial: int):
     from ray import tune
 
-    fn = tune.with_parameters(_trainable, sweep_dir=str(sweep_dir), cwd=cwd, cpus=int(cpus_per_trial))
+    fn = tune.with_parameters(_trainable, sweep_dir=str(sweep_dir), cpus=int(cpus_per_trial))
     return tune.with_resources(fn, {"cpu": cpus_per_trial})
 
 
@@ -298,7 +296,7 @@ class _Interruption:
         return False
 
 
-def run_trials(trials: Sequence[Trial], sweep_dir: Path, *, cwd: str, cpus_per_trial: int = 1,
+def run_trials(trials: Sequence[Trial], sweep_dir: Path, *, cpus_per_trial: int = 1,
                max_concurrent: Optional[int] = None, scheduler: str = "none", resume: bool = False,
                log: Log = print) -> TuneRun:
     """Run (or, with ``resume``, restore and finish) the trials on the connected Ray; one Outcome each."""
@@ -306,12 +304,14 @@ def run_trials(trials: Sequence[Trial], sweep_dir: Path, *, cwd: str, cpus_per_t
 
     started = time.perf_counter()
     sweep_dir = Path(sweep_dir).resolve()
-    trainable = _make_trainable(sweep_dir, cwd, cpus_per_trial)
+    trainable = _make_trainable(sweep_dir, cpus_per_trial)
     path = sweep_dir / EXPERIMENT
     if resume and tune.Tuner.can_restore(str(path)):
         tuner = tune.Tuner.restore(str(path), trainable=trainable, restart_errored=True)
     else:
-        max_epochs = max(_epochs(t) for t in trials)
+        from edgenets.sweep.trial import epochs_of
+
+        max_epochs = max(epochs_of(t) for t in trials)
         tuner = tune.Tuner(
             trainable,
             param_space={"trial": tune.grid_search([t.as_dict() for t in trials])},
@@ -329,17 +329,7 @@ def run_trials(trials: Sequence[Trial], sweep_dir: Path, *, cwd: str, cpus_per_t
         grid = tuner.fit()
     outcomes = _outcomes(grid, trials, scheduler=scheduler, interrupted=stop.interrupted)
     interrupted = stop.interrupted or any(o.status == "not run" for o in outcomes.values())
-    import ray
-
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
-    cluster = {"nodes": len(nodes), "cpus": int(sum(n.get("Resources", {}).get("CPU", 0) for n in nodes))}
-    return TuneRun(outcomes, interrupted, time.perf_counter() - started, cluster)
-
-
-def _epochs(trial: Trial) -> int:
-    from edgenets.sweep.trial import epochs_of
-
-    return epochs_of(trial)
+    return TuneRun(outcomes, interrupted, time.perf_counter() - started)
 
 
 def _attach_callback(tuner: Any, callback: Any) -> None:
