@@ -5,7 +5,6 @@ with neither ai-edge-litert nor tflite-runtime."""
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -13,6 +12,7 @@ import typer
 
 from edgenets.bench import DEFAULT_MIN_SECONDS, DEFAULT_ROUNDS, DEFAULT_RUNS, DEFAULT_WARMUP
 from edgenets.commands.choices import Color, Device, OutputFormat, Runtime
+from edgenets.commands.common import value as _value
 from edgenets.remote import DEFAULT_VENV
 
 
@@ -21,9 +21,6 @@ def register(app: typer.Typer) -> None:
     app.command("compare")(compare)
 
 
-def _value(choice):
-    """An Enum option's plain string (what the library, the results and `bench --remote`'s board argv take)."""
-    return choice.value if isinstance(choice, Enum) else choice
 
 
 def _emit(text: str, output: Optional[Path], render) -> None:

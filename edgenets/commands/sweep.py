@@ -9,14 +9,13 @@ import typer
 
 from edgenets.bench import DEFAULT_MIN_SECONDS, DEFAULT_ROUNDS, DEFAULT_RUNS, DEFAULT_WARMUP
 from edgenets.commands.choices import Color, Device, OutputFormat, Runtime
+from edgenets.commands.common import value as _value
 
 
 def register(app: typer.Typer) -> None:
     app.command("sweep")(sweep)
 
 
-def _value(choice):
-    return getattr(choice, "value", choice)
 
 
 SPACE = "Search space"
